@@ -1,0 +1,70 @@
+"""The one entry point: solve(request) -> SolveResult, and the family registry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from models.common import SolveResult
+from models.request import SolveRequest, request_adapter
+from solver.engine import portfolio
+from solver.engine.errors import FieldError, InvalidInstance
+from solver.engine.family import CheckReport, Family
+from solver.engine.portfolio import ProgressSink
+from solver.pods import FAMILY as PODS
+
+# Adding a family: one line here and one member in models.request's unions.
+REGISTRY: dict[str, Family] = {
+    PODS.kind: PODS,
+}
+
+
+def parse_request(data: Mapping[str, Any] | str | bytes) -> SolveRequest:
+    """Validate a raw request; every problem comes back as an InvalidInstance naming its field."""
+    try:
+        if isinstance(data, (str, bytes)):
+            return request_adapter.validate_json(data)
+        return request_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidInstance(from_validation_error(exc)) from exc
+
+
+def from_validation_error(exc: ValidationError) -> list[FieldError]:
+    return [FieldError(tuple(e["loc"]), e["msg"], e.get("input")) for e in exc.errors(include_url=False)]
+
+
+def solve(
+    request: SolveRequest | Mapping[str, Any],
+    *,
+    started: float | None = None,
+    on_progress: ProgressSink | None = None,
+) -> SolveResult:
+    """Solve within request.options.time_limit_s, counted from `started` (default: now)."""
+    started = time.monotonic() if started is None else started
+    if not isinstance(request, BaseModel):
+        request = parse_request(request)
+    family = REGISTRY[request.kind]
+    try:
+        return portfolio.run(family, request.instance, request.options, started, on_progress)
+    except InvalidInstance as exc:  # paths from the family are relative to the instance
+        raise InvalidInstance([FieldError(_under_instance(e.loc), e.msg, e.value) for e in exc.errors]) from None
+
+
+def _under_instance(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    return loc if loc[:1] == ("instance",) else ("instance", *loc)
+
+
+def check(kind: str, instance: Any, plan: Any) -> CheckReport:
+    """Run a family's independent checker on a plan (models or plain dicts)."""
+    family = REGISTRY[kind]
+    if not isinstance(instance, BaseModel):
+        instance = family.instance_model.model_validate(instance)
+    if not isinstance(plan, BaseModel):
+        plan = family.plan_model.model_validate(plan)
+    return family.check(instance, plan)
+
+
+__all__ = ["REGISTRY", "check", "parse_request", "solve"]

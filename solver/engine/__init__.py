@@ -1,0 +1,1 @@
+"""Family-independent machinery: budgets, the portfolio, the CP-SAT and PuLP runners."""

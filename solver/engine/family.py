@@ -1,0 +1,104 @@
+"""The protocol every problem family implements; the portfolio only talks to families through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from models.common import Explanation, SolveOptions, SolveResult
+from solver.engine.budget import Deadline
+from solver.engine.objective import Bound, Objective, Senses
+
+
+@dataclass
+class CheckReport:
+    """What the independent checker says of a plan: its violations and its recomputed objective."""
+
+    violations: list[str]
+    objective: dict[str, float]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+@dataclass
+class HeuristicRun:
+    name: str
+    plan: Any
+    seconds: float = 0.0
+
+
+OnIncumbent = Callable[[Objective, Bound | None, str], None]
+
+
+@dataclass
+class ExactContext:
+    """What an exact engine gets: the deadline, the options, a checked hint and a progress sink."""
+
+    deadline: Deadline
+    options: SolveOptions
+    hint: Any | None
+    hint_objective: Objective | None
+    on_incumbent: OnIncumbent
+    workers: int
+    reserve_s: float = 0.0  # time kept back for decoding, checking and explaining after the engine
+
+
+@dataclass
+class ExactOutcome:
+    plan: Any | None
+    engine_status: str
+    method: str = ""
+    proven_optimal: bool = False
+    infeasible: bool = False
+    bound: Bound | None = None
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    variables: int = 0
+    constraints: int = 0
+    conflicts: list[Explanation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Family(Protocol):
+    kind: str
+    request_model: type[BaseModel]
+    instance_model: type[BaseModel]
+    plan_model: type[BaseModel]
+    result_model: type[SolveResult]
+
+    def prepare(self, instance: Any) -> Any:
+        """Validate what relates several fields (raise InvalidInstance) and precompute what every
+        stage reads; the result is what the other methods get, except the checker."""
+        ...
+
+    def senses(self, problem: Any) -> Senses:
+        """Objective components in priority order with their direction."""
+        ...
+
+    def heuristics(self, problem: Any, deadline: Deadline) -> Sequence[HeuristicRun]:
+        """The baselines users run today; the first is the one reported as `baseline`."""
+        ...
+
+    def check(self, instance: Any, plan: Any) -> CheckReport:
+        """Independent oracle: feasibility and objective from the instance and the plan alone."""
+        ...
+
+    def bound(self, problem: Any) -> Bound | None:
+        """A cheap valid bound (capacity, knapsack, critical path)."""
+        ...
+
+    def solve_exact(self, engine: str, problem: Any, ctx: ExactContext) -> ExactOutcome:
+        """Run the CP-SAT or ILP formulation within ctx.deadline."""
+        ...
+
+    def explain(self, problem: Any, plan: Any) -> list[Explanation]:
+        """For every item left out, the binding constraint with numbers."""
+        ...
+
+
+Registry = Mapping[str, Family]

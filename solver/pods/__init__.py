@@ -1,0 +1,67 @@
+"""Kubernetes pod packing with priorities (kind `pods`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from models.common import Explanation
+from models.pods import PodsInstance, PodsPlan, PodsRequest, PodsResult
+from solver.engine.budget import Deadline
+from solver.engine.errors import EngineDeclined, FieldError, InvalidInstance
+from solver.engine.family import CheckReport, ExactContext, ExactOutcome, HeuristicRun
+from solver.engine.objective import Bound, Senses
+from solver.pods import check as checker
+from solver.pods import cpsat, ilp
+from solver.pods.bound import cheap_bound
+from solver.pods.cluster import Arrays, build_arrays
+from solver.pods.explain import explain
+from solver.pods.heuristic import best_fit_decreasing, kube_default
+from solver.pods.plans import senses, to_plan
+from solver.pods.validate import validate
+
+
+class PodsFamily:
+    kind = "pods"
+    request_model = PodsRequest
+    instance_model = PodsInstance
+    plan_model = PodsPlan
+    result_model = PodsResult
+
+    def prepare(self, instance: PodsInstance) -> Arrays:
+        validate(instance)
+        try:
+            return build_arrays(instance)
+        except ValueError as exc:  # running GPU pods without device indices that cannot be packed
+            raise InvalidInstance([FieldError(("instance", "pods"), str(exc))]) from exc
+
+    def senses(self, problem: Arrays) -> Senses:
+        return senses(problem.inst)
+
+    def heuristics(self, problem: Arrays, deadline: Deadline) -> Sequence[HeuristicRun]:
+        runs = []
+        for name, algorithm in (("kube-default", kube_default), ("best-fit-decreasing", best_fit_decreasing)):
+            t0 = time.perf_counter()
+            st = algorithm(problem)
+            runs.append(HeuristicRun(name, to_plan(problem, st.node_of, st.gpus_of), time.perf_counter() - t0))
+        return runs
+
+    def check(self, instance: PodsInstance, plan: PodsPlan) -> CheckReport:
+        return checker.check(instance, plan)
+
+    def bound(self, problem: Arrays) -> Bound | None:
+        return cheap_bound(problem)
+
+    def solve_exact(self, engine: str, problem: Arrays, ctx: ExactContext) -> ExactOutcome:
+        if engine == "cpsat":
+            return cpsat.solve(problem, ctx)
+        if engine == "ilp":
+            return ilp.solve(problem, ctx)
+        raise EngineDeclined(f"unknown engine {engine!r}")
+
+    def explain(self, problem: Arrays, plan: Any) -> list[Explanation]:
+        return explain(problem, plan)
+
+
+FAMILY = PodsFamily()

@@ -1,0 +1,69 @@
+"""CP-SAT on the pods model: the whole model when it is small, LNS on sub-clusters when it is not.
+
+Small models (a few thousand class-node pairs) are solved whole, which proves optima. Larger
+ones start from the best plan known and improve it by large-neighbourhood search, each step an
+exact CP-SAT solve of a few nodes; when the whole model is still buildable, it then gets the rest
+of the budget, warm-started from the LNS plan, to prove a bound (and perhaps improve further).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from solver.engine import objective as lex
+from solver.engine.family import ExactContext, ExactOutcome
+from solver.pods.cluster import Arrays, ClusterState
+from solver.pods.exact import solve_model, stuck_outcome
+from solver.pods.formulation import aggregate
+from solver.pods.lns import dot_product_greedy, improve
+from solver.pods.plans import evaluate, from_plan, senses, to_plan
+
+SMALL_PAIRS = 2_500  # solved whole from the start
+FULL_PAIRS = 40_000  # still worth a whole-model pass after LNS, for its bound
+LNS_SHARE = 0.6  # of the budget, when a whole-model pass follows
+
+
+def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
+    agg = aggregate(arr)
+    if agg.stuck:
+        return stuck_outcome(agg)
+    pairs = agg.pairs()
+    if pairs <= SMALL_PAIRS:
+        return solve_model(agg, "cpsat", ctx, "cpsat-full")
+    start = _best_start(arr, ctx)
+    budget = ctx.deadline.remaining() - ctx.reserve_s
+    share = LNS_SHARE if pairs <= FULL_PAIRS else 1.0
+    st, stats = improve(arr, start, ctx, budget * share)
+    plan = to_plan(arr, st.node_of, st.gpus_of)
+    note = (f"lns: {stats.iterations} neighbourhoods, {stats.improvements} improvements, "
+            f"{stats.sub_optimal} solved to optimality, final size {stats.final_k} nodes")
+    lns_out = ExactOutcome(plan, "LNS", "cpsat-lns", notes=[note])
+    if pairs > FULL_PAIRS or ctx.deadline.remaining() - ctx.reserve_s < 0.05:
+        return lns_out
+    full = solve_model(agg, "cpsat", dataclasses.replace(ctx, hint=plan), "cpsat-lns+full")
+    full.notes.append(note)
+    if full.plan is None:
+        lns_out.bound, lns_out.build_s, lns_out.solve_s = full.bound, full.build_s, full.solve_s
+        return lns_out
+    s = senses(arr.inst)
+    if lex.better(evaluate(arr, from_plan(arr, plan)[0]), evaluate(arr, from_plan(arr, full.plan)[0]), s):
+        full.plan, full.proven_optimal = plan, False  # CP-SAT came back below its hint: keep the LNS plan
+    return full
+
+
+def _best_start(arr: Arrays, ctx: ExactContext) -> ClusterState:
+    candidates = [dot_product_greedy(arr)]
+    if ctx.hint is not None:
+        node_of, gpus_of = from_plan(arr, ctx.hint)
+        st = ClusterState(arr, with_running=False)
+        for j in np.flatnonzero(node_of >= 0):
+            st.place(int(j), int(node_of[j]), gpus_of[j])
+        candidates.append(st)
+    s = senses(arr.inst)
+    best = candidates[0]
+    for st in candidates[1:]:
+        if lex.no_worse(evaluate(arr, st.node_of), evaluate(arr, best.node_of), s):
+            best = st
+    return best

@@ -1,0 +1,62 @@
+"""Build the pods model on a backend, warm-start it from the hint, solve it tier by tier, decode."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from models.common import Explanation
+from solver.engine.cpsat import CpSatBackend
+from solver.engine.family import ExactContext, ExactOutcome
+from solver.engine.ilp import PulpBackend
+from solver.engine.lexicographic import solve_lexicographic
+from solver.engine.modeling import CpSatBuilder, PulpBuilder
+from solver.pods.decode import decode, fill, hint
+from solver.pods.formulation import Aggregate, build
+from solver.pods.plans import from_plan, to_plan
+
+
+def stuck_outcome(agg: Aggregate) -> ExactOutcome:
+    """Running pods that a NoExecute taint expels but the policy keeps: no plan exists."""
+    arr = agg.arr
+    conflicts = []
+    for j in agg.stuck:
+        pod = arr.inst.pods[j]
+        why = "it is protected" if pod.protected else "the policy allows neither eviction nor moves"
+        conflicts.append(Explanation(
+            item=pod.name, constraint="taints",
+            message=f"pod {pod.name} must leave node {pod.node} (a NoExecute taint it does not tolerate) but {why}"))
+    return ExactOutcome(None, "INFEASIBLE", "presolve", infeasible=True, conflicts=conflicts)
+
+
+def solve_model(agg: Aggregate, engine: str, ctx: ExactContext, method: str) -> ExactOutcome:
+    arr = agg.arr
+    t0 = time.perf_counter()
+    backend: Any
+    if engine == "cpsat":
+        cb = CpSatBuilder(ctx.deadline)
+        model = build(agg, cb)
+        sink = (lambda obj: ctx.on_incumbent(obj, None, "cpsat")) if ctx.options.return_progress else None
+        backend = CpSatBackend(cb.model, ctx.options, ctx.workers, model.tiers, sink)
+        size = cb.size()
+    else:
+        pb = PulpBuilder(ctx.deadline)
+        model = build(agg, pb)
+        backend = PulpBackend(pb.problem, ctx.options, ctx.options.ilp_solver)
+        size = pb.size()
+    if ctx.hint is not None:
+        backend.set_hint(hint(model, *from_plan(arr, ctx.hint)))
+    build_s = time.perf_counter() - t0
+    ctx.deadline.check("model building")
+    lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s)
+    out = ExactOutcome(None, lex.raw_status, method, build_s=build_s, solve_s=backend.solve_s,
+                       variables=size[0], constraints=size[1])
+    if lex.status == "infeasible":
+        out.infeasible = True
+        return out
+    out.proven_optimal = lex.status == "optimal"
+    out.bound = lex.bound
+    if backend.has_solution():
+        st = fill(decode(model, backend.value))
+        out.plan = to_plan(arr, st.node_of, st.gpus_of)
+    return out
