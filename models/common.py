@@ -44,11 +44,18 @@ class SolveOptions(StrictModel):
         le=MAX_TIME_LIMIT_S,
         description="The whole budget, model building and checking included (0 < s <= 600).",
     )
-    engine: EngineName = Field(EngineName.auto, description="auto picks CP-SAT; heuristic skips the exact engine.")
-    workers: int | None = Field(
-        None, ge=1, le=64, description="CP-SAT search workers (1..64); default: the machine's cores, at most 8."
+    engine: EngineName = Field(
+        EngineName.auto, description="auto picks CP-SAT; heuristic skips the exact engine."
     )
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; with workers=1 the plan is reproducible.")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="CP-SAT search workers (1..64); default: the machine's cores, at most 8.",
+    )
+    seed: int = Field(
+        0, ge=0, le=2**31 - 1, description="Random seed; with workers=1 the plan is reproducible."
+    )
     relative_gap: float = Field(0.0, ge=0, le=1, description="Stop the exact engine once this gap is proven.")
     return_progress: bool = Field(False, description="Include the incumbent series in the result.")
     ilp_solver: Literal["highs", "cbc"] = Field("highs", description="Backend of the ILP engine.")
@@ -101,7 +108,9 @@ class SolveResult(BaseModel):
     bound: dict[str, float | None] | None = Field(
         None, description="Best proven bound, lexicographic in the objective's order (None: not bounded)."
     )
-    gap: float | None = Field(None, description="Relative gap on the first component where plan and bound differ.")
+    gap: float | None = Field(
+        None, description="Relative gap on the first component where plan and bound differ."
+    )
     baseline: Baseline | None = None
     baselines: list[Baseline] = Field(default_factory=list)
     explanations: list[Explanation] = Field(default_factory=list)

@@ -59,7 +59,8 @@ class Pod(StrictModel):
     priority: int = Field(0, ge=-(2**31), le=10**9)
     node: str | None = Field(None, description="Node a running pod is on; null for a pending pod.")
     gpus: list[NonNegativeInt] | None = Field(
-        None, description="Device indices a running GPU pod holds; kept when it stays. Chosen for you if omitted."
+        None,
+        description="Device indices a running GPU pod holds; kept when it stays. Chosen for you if omitted.",
     )
     protected: bool = Field(False, description="A protected running pod is never moved or evicted.")
     node_selector: dict[str, str] = Field(default_factory=dict)
@@ -76,7 +77,9 @@ class Pod(StrictModel):
 class Policy(StrictModel):
     allow_eviction: bool = True
     max_moves: NonNegativeInt | None = Field(None, description="Cap on running pods moved; null = no cap.")
-    max_evictions: NonNegativeInt | None = Field(None, description="Cap on running pods evicted; null = no cap.")
+    max_evictions: NonNegativeInt | None = Field(
+        None, description="Cap on running pods evicted; null = no cap."
+    )
 
 
 class PodsInstance(StrictModel):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -47,24 +48,48 @@ def solve(
     if not isinstance(request, BaseModel):
         request = parse_request(request)
     family = REGISTRY[request.kind]
-    try:
+    with _instance_paths():
         return portfolio.run(family, request.instance, request.options, started, on_progress)
-    except InvalidInstance as exc:  # paths from the family are relative to the instance
-        raise InvalidInstance([FieldError(_under_instance(e.loc), e.msg, e.value) for e in exc.errors]) from None
 
 
-def _under_instance(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    return loc if loc[:1] == ("instance",) else ("instance", *loc)
+def validate(kind: str, instance: Any) -> Any:
+    """The instance model, after the family's cross-field rules; errors carry request paths."""
+    family = REGISTRY[kind]
+    if not isinstance(instance, BaseModel):
+        try:
+            instance = family.instance_model.model_validate(instance)
+        except ValidationError as exc:
+            raise InvalidInstance(
+                [FieldError(("instance", *e.loc), e.msg, e.value) for e in from_validation_error(exc)]
+            ) from None
+    with _instance_paths():
+        family.prepare(instance)
+    return instance
 
 
 def check(kind: str, instance: Any, plan: Any) -> CheckReport:
-    """Run a family's independent checker on a plan (models or plain dicts)."""
+    """Run a family's independent checker on a plan (models or plain dicts) for a valid instance."""
     family = REGISTRY[kind]
-    if not isinstance(instance, BaseModel):
-        instance = family.instance_model.model_validate(instance)
+    instance = validate(kind, instance)
     if not isinstance(plan, BaseModel):
-        plan = family.plan_model.model_validate(plan)
+        try:
+            plan = family.plan_model.model_validate(plan)
+        except ValidationError as exc:
+            raise InvalidInstance(
+                [FieldError(("plan", *e.loc), e.msg, e.value) for e in from_validation_error(exc)]
+            ) from None
     return family.check(instance, plan)
 
 
-__all__ = ["REGISTRY", "check", "parse_request", "solve"]
+@contextmanager
+def _instance_paths() -> Iterator[None]:
+    """A family reports paths relative to the instance; callers get them relative to the request."""
+    try:
+        yield
+    except InvalidInstance as exc:
+        raise InvalidInstance(
+            [FieldError(("instance", *e.loc), e.msg, e.value) for e in exc.errors]
+        ) from None
+
+
+__all__ = ["REGISTRY", "check", "parse_request", "solve", "validate"]

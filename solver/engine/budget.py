@@ -29,7 +29,9 @@ class Deadline:
     def check(self, stage: str = "") -> None:
         """Raise DeadlineExceeded when the budget is spent; model builders call it in their loops."""
         if self.expired():
-            raise DeadlineExceeded(f"time limit of {self.time_limit_s:g} s reached{' during ' + stage if stage else ''}")
+            raise DeadlineExceeded(
+                f"time limit of {self.time_limit_s:g} s reached{' during ' + stage if stage else ''}"
+            )
 
     def sub(self, seconds: float) -> Deadline:
         """A child deadline of at most `seconds`, never later than this one."""

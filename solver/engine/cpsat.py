@@ -15,7 +15,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from models.common import Sense, SolveOptions
-from solver.engine.lexicographic import StageResult, Tier
+from solver.engine.lexicographic import StageResult, StageStatus, Tier
 
 MIN_STAGE_S = 0.002
 STOP_GRACE_S = 0.01
@@ -28,7 +28,7 @@ def default_workers(options: SolveOptions) -> int:
     return options.workers or max(1, min(8, os.cpu_count() or 1))
 
 
-_STATUS = {
+_STATUS: dict[Any, StageStatus] = {
     cp_model.OPTIMAL: "optimal",
     cp_model.FEASIBLE: "feasible",
     cp_model.INFEASIBLE: "infeasible",
@@ -121,7 +121,9 @@ class CpSatBackend:
             p.max_deterministic_time = seconds * DTIME_PER_WALL_S
         if self.options.relative_gap > 0:
             p.relative_gap_limit = self.options.relative_gap
-        callback = _Incumbents(self._tiers, self._on_incumbent) if self._on_incumbent and self._tiers else None
+        callback = (
+            _Incumbents(self._tiers, self._on_incumbent) if self._on_incumbent and self._tiers else None
+        )
         timer = threading.Timer(seconds + STOP_GRACE_S, solver.stop_search)
         timer.daemon = True
         t0 = time.perf_counter()

@@ -65,11 +65,17 @@ class ExactOutcome:
 
 
 class Family(Protocol):
-    kind: str
-    request_model: type[BaseModel]
-    instance_model: type[BaseModel]
-    plan_model: type[BaseModel]
-    result_model: type[SolveResult]
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def instance_model(self) -> type[BaseModel]: ...
+
+    @property
+    def plan_model(self) -> type[BaseModel]: ...
+
+    @property
+    def result_model(self) -> type[SolveResult]: ...
 
     def prepare(self, instance: Any) -> Any:
         """Validate what relates several fields (raise InvalidInstance) and precompute what every

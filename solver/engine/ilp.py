@@ -46,13 +46,26 @@ class _Highs(pulp.HiGHS):
         lower = np.array([-inf if v.lowBound is None else v.lowBound for v in variables], dtype=np.float64)
         upper = np.array([inf if v.upBound is None else v.upBound for v in variables], dtype=np.float64)
         h = lp.solverModel
-        h.addCols(len(variables), cost, lower, upper, 0, np.array([], dtype=np.int32),
-                  np.array([], dtype=np.int32), np.array([], dtype=np.float64))
+        h.addCols(
+            len(variables),
+            cost,
+            lower,
+            upper,
+            0,
+            np.array([], dtype=np.int32),
+            np.array([], dtype=np.int32),
+            np.array([], dtype=np.float64),
+        )
         integer = np.array([v.index for v in variables if v.cat == pulp.LpInteger], dtype=np.int32)
         if len(integer) and self.mip:
-            h.changeColsIntegrality(len(integer), integer,
-                                    np.full(len(integer), highspy.HighsVarType.kInteger))
-        starts, index, value, rlo, rhi = [], [], [], [], []
+            h.changeColsIntegrality(
+                len(integer), integer, np.full(len(integer), highspy.HighsVarType.kInteger)
+            )
+        starts: list[int] = []
+        index: list[int] = []
+        value: list[float] = []
+        rlo: list[float] = []
+        rhi: list[float] = []
         for i, con in enumerate(lp._constraints.values()):
             con.index = i
             starts.append(len(index))
@@ -64,9 +77,15 @@ class _Highs(pulp.HiGHS):
             rlo.append(-inf if lo is None else lo)
             rhi.append(inf if hi is None else hi)
         if starts:
-            h.addRows(len(starts), np.array(rlo, dtype=np.float64), np.array(rhi, dtype=np.float64), len(index),
-                      np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
-                      np.array(value, dtype=np.float64))
+            h.addRows(
+                len(starts),
+                np.array(rlo, dtype=np.float64),
+                np.array(rhi, dtype=np.float64),
+                len(index),
+                np.array(starts, dtype=np.int32),
+                np.array(index, dtype=np.int32),
+                np.array(value, dtype=np.float64),
+            )
         if self.start:
             cols = np.array([v.index for v in self.start], dtype=np.int32)
             vals = np.array(list(self.start.values()), dtype=np.float64)
@@ -100,7 +119,9 @@ class PulpBackend:
     # a floating-point MIP orders weighted tiers reliably only with small weights
     max_weight = 1e6
 
-    def __init__(self, problem: pulp.LpProblem, options: SolveOptions, solver: Literal["highs", "cbc"] = "highs"):
+    def __init__(
+        self, problem: pulp.LpProblem, options: SolveOptions, solver: Literal["highs", "cbc"] = "highs"
+    ):
         self.problem = problem
         self.options = options
         self.solver = solver
@@ -148,10 +169,7 @@ class PulpBackend:
             return StageResult("unknown", None, "NO_TIME")
         t0 = time.perf_counter()
         try:
-            if self.solver == "highs":
-                result = self._solve_highs(seconds)
-            else:
-                result = self._solve_cbc(seconds)
+            result = self._solve_highs(seconds) if self.solver == "highs" else self._solve_cbc(seconds)
         finally:
             self.solve_s += time.perf_counter() - t0
         self.raw_status = result.raw_status
@@ -161,8 +179,12 @@ class PulpBackend:
         self.solution = {v.name: float(v.varValue or 0.0) for v in self.problem.variables()}
 
     def _solve_highs(self, seconds: float) -> StageResult:
-        solver = _Highs(start=self.start, timeLimit=seconds, gapRel=self.options.relative_gap,
-                        random_seed=self.options.seed)
+        solver = _Highs(
+            start=self.start,
+            timeLimit=seconds,
+            gapRel=self.options.relative_gap,
+            random_seed=self.options.seed,
+        )
         self.problem.solve(solver)
         status = _HIGHS_STATUS.get(solver.model_status, "feasible" if solver.has_primal else "unknown")
         if status in ("optimal", "feasible"):
@@ -176,7 +198,13 @@ class PulpBackend:
         if self.start:
             for var, x in self.start.items():
                 var.setInitialValue(x)
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=seconds, gapRel=self.options.relative_gap, warmStart=bool(self.start), timeMode="elapsed")
+        solver = pulp.PULP_CBC_CMD(
+            msg=False,
+            timeLimit=seconds,
+            gapRel=self.options.relative_gap,
+            warmStart=bool(self.start),
+            timeMode="elapsed",
+        )
         self.problem.solve(solver)
         sol = self.problem.sol_status
         if sol == pulp.LpSolutionOptimal:

@@ -75,7 +75,9 @@ def weights(tiers: list[Tier]) -> list[int]:
     return out
 
 
-def solve_lexicographic(backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_s: float) -> LexOutcome:
+def solve_lexicographic(
+    backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_s: float
+) -> LexOutcome:
     w = weights(tiers)
     if tiers and w[0] * (tiers[0].span + 1) <= backend.max_weight:
         return _weighted(backend, tiers, w, deadline, reserve_s)
@@ -97,7 +99,9 @@ def _objective(backend: LexBackend, tiers: list[Tier]) -> dict[str, float] | Non
     return {t.name: round(backend.evaluate(t.expr)) for t in tiers}
 
 
-def _weighted(backend: LexBackend, tiers: list[Tier], w: list[int], deadline: Deadline, reserve_s: float) -> LexOutcome:
+def _weighted(
+    backend: LexBackend, tiers: list[Tier], w: list[int], deadline: Deadline, reserve_s: float
+) -> LexOutcome:
     total = sum(wi * _gain(t) for wi, t in zip(w, tiers, strict=True))
     backend.set_objective(total, "max")
     res = backend.solve(deadline.remaining() - reserve_s)
@@ -107,7 +111,9 @@ def _weighted(backend: LexBackend, tiers: list[Tier], w: list[int], deadline: De
     if res.bound is not None and math.isfinite(res.bound):
         rest = math.floor(res.bound + 1e-6)
         bound = {}
-        for wi, t in zip(w, tiers, strict=True):  # lexicographically largest vector with weighted sum <= bound
+        for wi, t in zip(
+            w, tiers, strict=True
+        ):  # lexicographically largest vector with weighted sum <= bound
             g = min(t.span, max(0, rest // wi))
             rest -= g * wi
             bound[t.name] = _from_gain(t, g)
@@ -135,7 +141,9 @@ def _staged(backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_
         if res.status == "infeasible":
             if i == 0:
                 return LexOutcome("infeasible", None, None, raw, i + 1)
-            raise RuntimeError(f"stage {tier.name} infeasible although the previous stage's plan satisfies it")
+            raise RuntimeError(
+                f"stage {tier.name} infeasible although the previous stage's plan satisfies it"
+            )
         if not backend.has_solution():
             return LexOutcome("unknown", None, None, raw, i + 1)
         value = round(backend.evaluate(tier.expr))
@@ -144,7 +152,9 @@ def _staged(backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_
         elif proven:
             proven = False
             if res.bound is not None and math.isfinite(res.bound):
-                bound[tier.name] = math.floor(res.bound + 1e-6) if tier.sense == "max" else math.ceil(res.bound - 1e-6)
+                bound[tier.name] = (
+                    math.floor(res.bound + 1e-6) if tier.sense == "max" else math.ceil(res.bound - 1e-6)
+                )
         # keep what this tier reached while the next ones are optimised
         if tier.sense == "max":
             backend.add_at_least(tier.expr, value)

@@ -83,7 +83,7 @@ class PulpBuilder(_Counting):
 
     def int_var(self, lb: int, ub: int, name: str) -> Any:
         self._vars += 1
-        return pulp.LpVariable(name, lowBound=lb, upBound=ub, cat=pulp.LpInteger)
+        return self.problem.add_variable(name, lowBound=lb, upBound=ub, cat=pulp.LpInteger)
 
     def ub(self, var: Any) -> int:
         return int(var.upBound)
@@ -100,4 +100,4 @@ class PulpBuilder(_Counting):
         self._tick()
 
     def size(self) -> tuple[int, int]:
-        return self._vars, len(self.problem.constraints)
+        return self._vars, self.problem.numConstraints()

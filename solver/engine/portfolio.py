@@ -51,8 +51,12 @@ def run(
     progress: list[ProgressPoint] = []
 
     def record(objective: Objective, bound: Bound | None, source: str) -> None:
-        point = ProgressPoint(t=round(deadline.elapsed(), 6), objective=dict(objective),
-                              bound=dict(bound) if bound else None, source=source)
+        point = ProgressPoint(
+            t=round(deadline.elapsed(), 6),
+            objective=dict(objective),
+            bound=dict(bound) if bound else None,
+            source=source,
+        )
         progress.append(point)
         if on_progress is not None:
             on_progress(point)
@@ -69,8 +73,11 @@ def run(
         report = family.check(instance, run_.plan)
         check_one_s = max(check_one_s, time.perf_counter() - t1)
         baselines.append(Baseline(name=run_.name, objective=report.objective, feasible=report.ok))
-        if not report.ok:
-            _defect(warnings, f"heuristic {run_.name}", report.violations)
+        if not report.ok:  # a baseline may ignore a rule the instance sets (e.g. the eviction policy)
+            warnings.append(
+                f"baseline {run_.name}'s plan breaks hard constraints and is not used: "
+                f"{_summary(report.violations)}"
+            )
             continue
         if incumbent is None or lex.better(report.objective, incumbent.objective, senses):
             incumbent = _Candidate(run_.plan, report.objective, "heuristic", run_.name)
@@ -88,7 +95,9 @@ def run(
             options=options,
             hint=incumbent.plan if incumbent else None,
             hint_objective=incumbent.objective if incumbent else None,
-            on_incumbent=lambda obj, b, src: record(obj, b, src) if options.return_progress or on_progress else None,
+            on_incumbent=lambda obj, b, src: (
+                record(obj, b, src) if options.return_progress or on_progress else None
+            ),
             workers=stats.workers,
             reserve_s=MIN_RESERVE_S + 3 * check_one_s,
         )
@@ -117,23 +126,54 @@ def run(
 
     if outcome is not None and outcome.infeasible:
         if incumbent is None and exact is None:
-            return _finish(family, problem, deadline, stats, senses, Status.infeasible, None, None, baselines,
-                           warnings, progress, options, explanations=outcome.conflicts)
+            return _finish(
+                family,
+                problem,
+                deadline,
+                stats,
+                senses,
+                Status.infeasible,
+                None,
+                None,
+                baselines,
+                warnings,
+                progress,
+                options,
+                explanations=outcome.conflicts,
+            )
         _defect(warnings, f"{engine.value} infeasibility proof", ["a checked plan exists"])
 
     # 4. the best bound known, and the best checked plan against it
     if outcome is not None and outcome.bound is not None:
         bound = lex.tighter(bound, outcome.bound, senses)
     for cand in (incumbent, exact):
-        if cand is not None and bound is not None and not _consistent(cand.objective, bound, senses, warnings):
+        if (
+            cand is not None
+            and bound is not None
+            and not _consistent(cand.objective, bound, senses, warnings)
+        ):
             bound = None
     chosen = incumbent
-    if exact is not None and (incumbent is None or lex.no_worse(exact.objective, incumbent.objective, senses)):
+    if exact is not None and (
+        incumbent is None or lex.no_worse(exact.objective, incumbent.objective, senses)
+    ):
         chosen = exact
     if chosen is None:
         warnings.append("no plan passed the checker within the time limit")
-        return _finish(family, problem, deadline, stats, senses, Status.fallback, None, bound, baselines,
-                       warnings, progress, options)
+        return _finish(
+            family,
+            problem,
+            deadline,
+            stats,
+            senses,
+            Status.fallback,
+            None,
+            bound,
+            baselines,
+            warnings,
+            progress,
+            options,
+        )
     if exact is not None and outcome is not None and outcome.proven_optimal and chosen is exact:
         bound = lex.tighter(bound, chosen.objective, senses)
     if bound is not None and lex.meets(chosen.objective, bound, senses):
@@ -142,8 +182,20 @@ def run(
         status = Status.feasible
     else:
         status = Status.fallback
-    return _finish(family, problem, deadline, stats, senses, status, chosen, bound, baselines, warnings,
-                   progress, options)
+    return _finish(
+        family,
+        problem,
+        deadline,
+        stats,
+        senses,
+        status,
+        chosen,
+        bound,
+        baselines,
+        warnings,
+        progress,
+        options,
+    )
 
 
 def _finish(
@@ -184,8 +236,12 @@ def _finish(
     )
 
 
+def _summary(violations: list[str]) -> str:
+    return "; ".join(violations[:5]) + (f" (+{len(violations) - 5} more)" if len(violations) > 5 else "")
+
+
 def _defect(warnings: list[str], what: str, violations: list[str]) -> None:
-    shown = "; ".join(violations[:5]) + (f" (+{len(violations) - 5} more)" if len(violations) > 5 else "")
+    shown = _summary(violations)
     log.error("defect: %s failed the checker: %s", what, shown)
     warnings.append(f"defect: {what} failed the checker and was discarded: {shown}")
 

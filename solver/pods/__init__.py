@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from models.common import Explanation
-from models.pods import PodsInstance, PodsPlan, PodsRequest, PodsResult
+from models.pods import PodsInstance, PodsPlan, PodsResult
 from solver.engine.budget import Deadline
 from solver.engine.errors import EngineDeclined, FieldError, InvalidInstance
 from solver.engine.family import CheckReport, ExactContext, ExactOutcome, HeuristicRun
@@ -24,7 +24,6 @@ from solver.pods.validate import validate
 
 class PodsFamily:
     kind = "pods"
-    request_model = PodsRequest
     instance_model = PodsInstance
     plan_model = PodsPlan
     result_model = PodsResult
@@ -34,7 +33,7 @@ class PodsFamily:
         try:
             return build_arrays(instance)
         except ValueError as exc:  # running GPU pods without device indices that cannot be packed
-            raise InvalidInstance([FieldError(("instance", "pods"), str(exc))]) from exc
+            raise InvalidInstance([FieldError(("pods",), str(exc))]) from exc
 
     def senses(self, problem: Arrays) -> Senses:
         return senses(problem.inst)
@@ -44,7 +43,9 @@ class PodsFamily:
         for name, algorithm in (("kube-default", kube_default), ("best-fit-decreasing", best_fit_decreasing)):
             t0 = time.perf_counter()
             st = algorithm(problem)
-            runs.append(HeuristicRun(name, to_plan(problem, st.node_of, st.gpus_of), time.perf_counter() - t0))
+            runs.append(
+                HeuristicRun(name, to_plan(problem, st.node_of, st.gpus_of), time.perf_counter() - t0)
+            )
         return runs
 
     def check(self, instance: PodsInstance, plan: PodsPlan) -> CheckReport:

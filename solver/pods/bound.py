@@ -18,12 +18,11 @@ from solver.pods.plans import EVICTIONS, MOVES, tier_name
 def placeable(arr: Arrays) -> np.ndarray:
     """Pods that could run at all: running pods that may stay, or pods some empty node could take."""
     out = np.zeros(arr.n_pods, dtype=bool)
-    for j, pod in enumerate(arr.inst.pods):
-        n = arr.origin[j]
-        if n >= 0 and arr.rules.may_stay(pod, arr.inst.nodes[n]):
+    for j in range(arr.n_pods):
+        if arr.stay_ok[j]:
             out[j] = True
             continue
-        ok = arr.rules.mask(pod) & np.all(arr.req[j] <= arr.cap, axis=1)
+        ok = arr.rules.mask_of(j) & np.all(arr.req[j] <= arr.cap, axis=1)
         if arr.whole[j]:
             ok &= arr.devices >= arr.whole[j]
         elif arr.milli[j]:

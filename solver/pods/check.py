@@ -90,8 +90,10 @@ def check(inst: PodsInstance, plan: PodsPlan) -> CheckReport:
         for taint in node.taints:
             blocking = ("NoExecute",) if staying else ("NoSchedule", "NoExecute")
             if taint.effect in blocking and not _tolerated(pod, taint):
-                v.append(f"pod {name} on node {node_name} does not tolerate taint {taint.key}={taint.value}:"
-                         f"{taint.effect}")
+                v.append(
+                    f"pod {name} on node {node_name} does not tolerate taint {taint.key}={taint.value}:"
+                    f"{taint.effect}"
+                )
         if not staying:
             if node.unschedulable:
                 v.append(f"pod {name} newly placed on unschedulable node {node_name}")

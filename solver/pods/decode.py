@@ -37,7 +37,7 @@ def hint(model: Model, node_of: np.ndarray, gpus_of: list[list[int]]) -> dict[An
     share: dict[tuple[int, int, int], int] = defaultdict(int)
     pp: dict[int, int] = defaultdict(int)
     mv: dict[int, int] = defaultdict(int)
-    for j in np.flatnonzero(node_of >= 0):
+    for j in map(int, np.flatnonzero(node_of >= 0)):
         n, c = int(node_of[j]), int(agg.cls_of[j])
         if fixed[j]:
             continue
@@ -55,12 +55,12 @@ def hint(model: Model, node_of: np.ndarray, gpus_of: list[list[int]]) -> dict[An
             share[(c, n, gpus_of[j][0])] += 1
     _permute_nodes(model, x, dev_whole, share)
     _permute_devices(model, dev_whole, share)
-    for key, var in model.x.items():
-        values[var] = x.get(key, 0)
-    for key, var in model.whole_dev.items():
-        values[var] = dev_whole.get(key, 0)
-    for key, var in model.share.items():
-        values[var] = share.get(key, 0)
+    for xkey, var in model.x.items():
+        values[var] = x.get(xkey, 0)
+    for wkey, var in model.whole_dev.items():
+        values[var] = dev_whole.get(wkey, 0)
+    for skey, var in model.share.items():
+        values[var] = share.get(skey, 0)
     for c, var in model.placed_pending.items():
         values[var] = pp.get(c, 0)
     for c, var in model.moved.items():
@@ -112,9 +112,9 @@ def decode(model: Model, value: Callable[[Any], float]) -> ClusterState:
     arr = agg.arr
     st = ClusterState(arr, with_running=False)
     stuck = set(agg.stuck)
-    for j in np.flatnonzero((arr.origin >= 0) & ~arr.movable):
-        if int(j) not in stuck:
-            st.place(int(j), int(arr.origin[j]), arr.origin_gpus[j])
+    for j in map(int, np.flatnonzero((arr.origin >= 0) & ~arr.movable)):
+        if j not in stuck:
+            st.place(j, int(arr.origin[j]), arr.origin_gpus[j])
     displaced: dict[int, list[int]] = defaultdict(list)
     for s, grp in enumerate(agg.groups):
         k = round(value(model.stay[s]))
@@ -125,8 +125,11 @@ def decode(model: Model, value: Callable[[Any], float]) -> ClusterState:
     slots: dict[int, list[tuple[int, list[int] | None]]] = defaultdict(list)
     for n in sorted(model.device_nodes):
         held = {d for j in st.on_node[n] for d in st.gpus_of[j] if arr.whole[j]}
-        idle = [d for d in range(int(arr.devices[n])) if (n, d) in model.whole_dev
-                and round(value(model.whole_dev[(n, d)])) and d not in held]
+        idle = [
+            d
+            for d in range(int(arr.devices[n]))
+            if (n, d) in model.whole_dev and round(value(model.whole_dev[(n, d)])) and d not in held
+        ]
         for (c, nn), var in model.x.items():
             if nn != n or not agg.classes[c].whole:
                 continue
@@ -145,9 +148,10 @@ def decode(model: Model, value: Callable[[Any], float]) -> ClusterState:
         movers = sorted(displaced.get(c, []), key=lambda j: arr.inst.pods[j].name)
         queue_pending = list(cls.pending)
         for n, devs in slots.get(c, []):
-            j = next((j for j in movers if arr.origin[j] != n), None)
-            if j is not None:
-                movers.remove(j)
+            mover = next((v for v in movers if arr.origin[v] != n), None)
+            if mover is not None:
+                movers.remove(mover)
+                j = mover
             elif queue_pending:
                 j = queue_pending.pop(0)
             else:
@@ -170,16 +174,23 @@ def fill(st: ClusterState) -> ClusterState:
     out = np.flatnonzero(st.node_of < 0)
     for j in sorted(out.tolist(), key=lambda j: (-int(arr.prio[j]), j)):
         running = arr.origin[j] >= 0
-        if running and (not arr.movable[j] or (moves_left is not None and moves_left <= 0)):
+        if running and not arr.movable[j]:
             continue
         idx = np.flatnonzero(st.fits(j))
         if not len(idx):
             continue
-        if running and arr.origin[j] in idx and arr.rules.may_stay(arr.inst.pods[j], arr.inst.nodes[arr.origin[j]]):
-            n = int(arr.origin[j])
+        if running:  # back home only on the devices it holds there; otherwise elsewhere (a move)
+            home = int(arr.origin[j])
             devs = list(arr.origin_gpus[j])
-            if all(st.free_dev[n, d] >= (FULL if arr.whole[j] else arr.milli[j]) for d in devs):
-                st.place(j, n, devs)
+            if (
+                home in idx
+                and arr.stay_ok[j]
+                and all(st.free_dev[home, d] >= (FULL if arr.whole[j] else arr.milli[j]) for d in devs)
+            ):
+                st.place(j, home, devs)
+                continue
+            idx = idx[idx != home]
+            if not len(idx) or (moves_left is not None and moves_left <= 0):
                 continue
         n = int(idx[np.argmin(arr.name_rank[idx])])
         st.place(j, n)

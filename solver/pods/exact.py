@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from models.common import Explanation
 from solver.engine.cpsat import CpSatBackend
 from solver.engine.family import ExactContext, ExactOutcome
@@ -23,10 +25,50 @@ def stuck_outcome(agg: Aggregate) -> ExactOutcome:
     for j in agg.stuck:
         pod = arr.inst.pods[j]
         why = "it is protected" if pod.protected else "the policy allows neither eviction nor moves"
-        conflicts.append(Explanation(
-            item=pod.name, constraint="taints",
-            message=f"pod {pod.name} must leave node {pod.node} (a NoExecute taint it does not tolerate) but {why}"))
+        conflicts.append(
+            Explanation(
+                item=pod.name,
+                constraint="taints",
+                message=f"pod {pod.name} must leave node {pod.node} (a NoExecute taint it does not tolerate) "
+                f"but {why}",
+            )
+        )
     return ExactOutcome(None, "INFEASIBLE", "presolve", infeasible=True, conflicts=conflicts)
+
+
+def policy_conflicts(agg: Aggregate) -> list[Explanation]:
+    """Why no plan exists when the model is infeasible: running pods that a NoExecute taint expels,
+    against an eviction and move policy that cannot absorb them all."""
+    arr = agg.arr
+    policy = arr.inst.policy
+    limits = (
+        f"allow_eviction={policy.allow_eviction}, max_evictions={policy.max_evictions}, "
+        f"max_moves={policy.max_moves}"
+    )
+    out = []
+    for j in np.flatnonzero((arr.origin >= 0) & ~arr.stay_ok):
+        pod = arr.inst.pods[j]
+        out.append(
+            Explanation(
+                item=pod.name,
+                constraint="policy",
+                message=f"pod {pod.name} must leave node {pod.node} (a NoExecute taint it does not "
+                f"tolerate); with {limits} it can be neither evicted nor moved within the policy",
+                data={
+                    "node": pod.node,
+                    "allow_eviction": policy.allow_eviction,
+                    "max_evictions": policy.max_evictions,
+                    "max_moves": policy.max_moves,
+                },
+            )
+        )
+    if not out:
+        out.append(
+            Explanation(
+                item="policy", constraint="policy", message=f"no plan satisfies the policy ({limits})"
+            )
+        )
+    return out
 
 
 def solve_model(agg: Aggregate, engine: str, ctx: ExactContext, method: str) -> ExactOutcome:
@@ -49,10 +91,18 @@ def solve_model(agg: Aggregate, engine: str, ctx: ExactContext, method: str) -> 
     build_s = time.perf_counter() - t0
     ctx.deadline.check("model building")
     lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s)
-    out = ExactOutcome(None, lex.raw_status, method, build_s=build_s, solve_s=backend.solve_s,
-                       variables=size[0], constraints=size[1])
+    out = ExactOutcome(
+        None,
+        lex.raw_status,
+        method,
+        build_s=build_s,
+        solve_s=backend.solve_s,
+        variables=size[0],
+        constraints=size[1],
+    )
     if lex.status == "infeasible":
         out.infeasible = True
+        out.conflicts = policy_conflicts(agg)
         return out
     out.proven_optimal = lex.status == "optimal"
     out.bound = lex.bound

@@ -63,8 +63,13 @@ class Aggregate:
 
 
 def _node_key(node: Node, devices: int) -> tuple:
-    return (tuple(sorted(node.capacity.items())), tuple(sorted(node.labels.items())),
-            tuple((t.key, t.value, t.effect) for t in node.taints), node.unschedulable, devices)
+    return (
+        tuple(sorted(node.capacity.items())),
+        tuple(sorted(node.labels.items())),
+        tuple((t.key, t.value, t.effect) for t in node.taints),
+        node.unschedulable,
+        devices,
+    )
 
 
 def aggregate(arr: Arrays) -> Aggregate:
@@ -82,17 +87,26 @@ def aggregate(arr: Arrays) -> Aggregate:
     for j in range(arr.n_pods):
         pod = inst.pods[j]
         g = int(arr.group[j]) if arr.anti[j] else -1
-        key = (int(arr.prio[j]), tuple(arr.req[j].tolist()), int(arr.whole[j]), int(arr.milli[j]), g, spec_key(pod))
+        key = (
+            int(arr.prio[j]),
+            tuple(arr.req[j].tolist()),
+            int(arr.whole[j]),
+            int(arr.milli[j]),
+            g,
+            spec_key(pod),
+        )
         c = by_key.get(key)
         if c is None:
             c = by_key[key] = len(classes)
-            classes.append(PodClass(int(arr.prio[j]), arr.req[j], int(arr.whole[j]), int(arr.milli[j]), g, []))
+            classes.append(
+                PodClass(int(arr.prio[j]), arr.req[j], int(arr.whole[j]), int(arr.milli[j]), g, [])
+            )
         cls_of[j] = c
         n = int(arr.origin[j])
         if n < 0:
             classes[c].pending.append(j)
             continue
-        can_stay = arr.rules.may_stay(pod, inst.nodes[n])
+        can_stay = bool(arr.stay_ok[j])
         gpus = tuple(arr.origin_gpus[j])
         if not arr.movable[j]:
             if not can_stay:
@@ -189,8 +203,7 @@ def build(agg: Aggregate, b: ModelBuilder) -> Model:
         movers = sum(len(agg.groups[s].pods) for s in c.running)
         supply = len(c.pending) + movers
         assert c.eligible is not None
-        for n in np.flatnonzero(c.eligible):
-            n = int(n)
+        for n in map(int, np.flatnonzero(c.eligible)):
             ub = supply
             asked = c.req > 0
             if asked.any():
@@ -211,7 +224,7 @@ def build(agg: Aggregate, b: ModelBuilder) -> Model:
                 anti_terms[(c.group, n)].append(var)
         m.placed_pending[ci] = b.int_var(0, len(c.pending), f"pp_{ci}")
         m.moved[ci] = b.int_var(0, movers, f"mv_{ci}")
-    for s, grp in enumerate(agg.groups):
+    for grp in agg.groups:
         if agg.arr.milli[grp.pods[0]]:
             gpu_share_nodes.add(grp.node)
 
@@ -236,8 +249,9 @@ def build(agg: Aggregate, b: ModelBuilder) -> Model:
             displaced_terms += stays
             displaced_const += sum(sizes)
         moved_all.append(m.moved[ci])
-    evictions = b.linear([*displaced_terms, *moved_all], [-1] * len(displaced_terms) + [-1] * len(moved_all),
-                         displaced_const)
+    evictions = b.linear(
+        [*displaced_terms, *moved_all], [-1] * len(displaced_terms) + [-1] * len(moved_all), displaced_const
+    )
     moves = b.linear(moved_all, [1] * len(moved_all))
     if policy.max_evictions is not None and policy.max_evictions < total_movers:
         b.add_le(evictions, policy.max_evictions)
@@ -275,7 +289,8 @@ def build(agg: Aggregate, b: ModelBuilder) -> Model:
             vs += [m.placed_pending[ci], m.moved[ci]] + [m.stay[s] for s in c.running]
         tier_pods = int(np.count_nonzero(arr.prio == p))
         fixed = int(np.count_nonzero((arr.prio == p) & (arr.origin >= 0) & ~arr.movable)) - sum(
-            1 for j in agg.stuck if arr.prio[j] == p)
+            1 for j in agg.stuck if arr.prio[j] == p
+        )
         m.tiers.append(Tier(tier_name(p), b.linear(vs, [1] * len(vs), fixed), "max", fixed, tier_pods))
     m.tiers.append(Tier(EVICTIONS, evictions, "min", 0, total_movers))
     m.tiers.append(Tier(MOVES, moves, "min", 0, total_movers))
@@ -343,7 +358,9 @@ def _gpus(agg: Aggregate, b: ModelBuilder, m: Model, dev_free: np.ndarray, share
                 if (n, d) in m.whole_dev:
                     b.add_le(b.linear([var, m.whole_dev[(n, d)]], [1, -1]), 0)
         terms = whole_terms.get(n, [])
-        b.add_eq(b.linear([*whole_vars, *(v for v, _ in terms)], [1] * len(whole_vars) + [-k for _, k in terms]), 0)
+        b.add_eq(
+            b.linear([*whole_vars, *(v for v, _ in terms)], [1] * len(whole_vars) + [-k for _, k in terms]), 0
+        )
         for ci, _c in shares:
             zs = [m.share[(ci, n, d)] for d in range(int(arr.devices[n])) if (ci, n, d) in m.share]
             b.add_eq(b.linear([*zs, m.x[(ci, n)]], [1] * len(zs) + [-1]), 0)

@@ -36,7 +36,9 @@ def paper_instance(n_nodes: int, pods_per_node: int, priorities: int, util: floa
         mem = int(rng.integers(100, 1001))
         prio = int(rng.integers(1, priorities + 1))
         for r in range(min(replicas, total - len(pods))):
-            pods.append(Pod(name=f"rs{rs}-{r}", group=f"rs{rs}", requests={CPU: cpu, MEMORY: mem}, priority=prio))
+            pods.append(
+                Pod(name=f"rs{rs}-{r}", group=f"rs{rs}", requests={CPU: cpu, MEMORY: mem}, priority=prio)
+            )
         rs += 1
     caps = {}
     for res in (CPU, MEMORY):
@@ -61,7 +63,8 @@ class GridCell:
 
     @property
     def name(self) -> str:
-        return f"paper-n{self.nodes}-p{self.pods_per_node}-k{self.priorities}-u{round(self.util * 100)}-s{self.seed}"
+        util = round(self.util * 100)
+        return f"paper-n{self.nodes}-p{self.pods_per_node}-k{self.priorities}-u{util}-s{self.seed}"
 
 
 def paper_grid(

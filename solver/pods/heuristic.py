@@ -18,7 +18,7 @@ import heapq
 
 import numpy as np
 
-from solver.pods.cluster import CPU, FULL, MEMORY, Arrays, ClusterState
+from solver.pods.cluster import CPU, FULL, MEMORY, Arrays, Chooser, ClusterState, initial_state
 
 MAX_SCORE = 100
 DEFAULT_MILLI_CPU = 100  # upstream's non-zero request defaults, used by LeastAllocated scoring
@@ -26,27 +26,10 @@ DEFAULT_MEMORY_MIB = 200
 MIN_CANDIDATES_PERCENT, MIN_CANDIDATES_ABSOLUTE = 10, 100
 
 
-def fits_node(st: ClusterState, j: int, n: int) -> bool:
-    """Single-node version of ClusterState.fits, for preemption dry runs."""
-    arr = st.arr
-    if not arr.rules.mask(arr.inst.pods[j])[n]:
-        return False
-    if np.any(st.used[n] + arr.req[j] > arr.cap[n]):
-        return False
-    row = st.free_dev[n]
-    if arr.whole[j] and np.count_nonzero(row == FULL) < arr.whole[j]:
-        return False
-    if arr.milli[j] and not np.any(row >= arr.milli[j]):
-        return False
-    if arr.anti[j]:
-        return n not in st.group_nodes.get(int(arr.group[j]), {})
-    return True
-
-
 class KubeScheduler:
     def __init__(self, arr: Arrays, preemption: bool):
         self.arr = arr
-        self.st = ClusterState(arr)
+        self.st = initial_state(arr)
         policy = arr.inst.policy
         self.preemption = preemption and policy.allow_eviction
         self.evictions_left = policy.max_evictions if policy.max_evictions is not None else 1 << 62
@@ -59,47 +42,58 @@ class KubeScheduler:
                 self.nz_req[:, k] = np.where(arr.req[:, r] > 0, arr.req[:, r], default)
             else:
                 self.nz_req[:, k] = default
-        self.nz_used = np.zeros((arr.n_nodes, 2), dtype=np.int64)
+        self.nz_used = np.zeros((2, arr.n_nodes), dtype=np.int64)  # per resource, contiguous over nodes
         for j in np.flatnonzero(self.st.node_of >= 0):
-            self.nz_used[self.st.node_of[j]] += self.nz_req[j]
+            self.nz_used[:, self.st.node_of[j]] += self.nz_req[j]
+        self.zeros = np.zeros(arr.n_nodes, dtype=np.int64)
+        self.cap2 = [
+            np.ascontiguousarray(arr.cap[:, r]) if r is not None else self.zeros for r in (self.cpu, self.mem)
+        ]
+        self.req2 = np.column_stack(
+            [
+                arr.req[:, r] if r is not None else np.zeros(arr.n_pods, dtype=np.int64)
+                for r in (self.cpu, self.mem)
+            ]
+        )
+        self.chooser = Chooser(lambda st, j, idx: self.scores(j, idx))
 
     def _place(self, j: int, n: int) -> None:
         self.st.place(j, n)
-        self.nz_used[n] += self.nz_req[j]
+        self.nz_used[:, n] += self.nz_req[j]
 
     def _remove(self, j: int) -> None:
-        self.nz_used[self.st.node_of[j]] -= self.nz_req[j]
+        self.nz_used[:, self.st.node_of[j]] -= self.nz_req[j]
         self.st.remove(j)
 
     def scores(self, j: int, idx: np.ndarray) -> np.ndarray:
-        arr = self.arr
+        """LeastAllocated (non-zero requests) + BalancedAllocation (actual requests), as upstream."""
         least = np.zeros(len(idx), dtype=np.int64)
         fractions = []
-        for k, r in enumerate((self.cpu, self.mem)):
-            cap = arr.cap[idx, r] if r is not None else np.zeros(len(idx), dtype=np.int64)
-            want = self.nz_used[idx, k] + self.nz_req[j, k]
+        for k in range(2):
+            cap = self.cap2[k][idx]
+            want = self.nz_used[k][idx] + self.nz_req[j, k]
             safe = np.maximum(cap, 1)
             least += np.where((cap > 0) & (want <= cap), (cap - want) * MAX_SCORE // safe, 0)
-            used = (self.st.used[idx, r] + arr.req[j, r]) if r is not None else np.zeros(len(idx), dtype=np.int64)
+            used = cap - self.free2(k)[idx] + self.req2[j, k]
             fractions.append(np.where(cap > 0, np.minimum(1.0, used / safe), 1.0))
         least //= 2
         std = np.abs(fractions[0] - fractions[1]) / 2
-        balanced = ((1.0 - std) * MAX_SCORE).astype(np.int64)
-        return least + balanced
+        return least + ((1.0 - std) * MAX_SCORE).astype(np.int64)
+
+    def free2(self, k: int) -> np.ndarray:
+        r = (self.cpu, self.mem)[k]
+        return self.st.free_t[r] if r is not None else self.zeros
 
     def schedule_one(self, j: int) -> bool:
-        ok = self.st.fits(j)
-        idx = np.flatnonzero(ok)
-        if len(idx):
-            score = self.scores(j, idx)
-            best = idx[score == score.max()]
-            self._place(j, int(best[np.argmin(self.arr.name_rank[best])]))
-            return True
-        return False
+        n = self.chooser.best(self.st, j)
+        if n is None:
+            return False
+        self._place(j, n)
+        return True
 
     def run(self) -> ClusterState:
         arr = self.arr
-        queue = [(-int(arr.prio[j]), int(j)) for j in np.flatnonzero(arr.origin < 0)]
+        queue = [(-int(arr.prio[j]), int(j)) for j in np.flatnonzero(self.st.node_of < 0)]
         heapq.heapify(queue)
         while queue:
             _, j = heapq.heappop(queue)
@@ -117,7 +111,7 @@ class KubeScheduler:
     def _candidate_nodes(self, j: int) -> np.ndarray:
         """Nodes where removing pods could help: static rules pass and the empty node is big enough."""
         arr = self.arr
-        ok = arr.rules.mask(arr.inst.pods[j]) & np.all(arr.req[j] <= arr.cap, axis=1)
+        ok = arr.rules.mask_of(j) & np.all(arr.req[j] <= arr.cap, axis=1)
         if arr.whole[j]:
             ok &= arr.devices >= arr.whole[j]
         elif arr.milli[j]:
@@ -136,30 +130,27 @@ class KubeScheduler:
             lower = [v for v in st.on_node[n] if arr.prio[v] < prio and (arr.origin[v] < 0 or arr.movable[v])]
             if not lower:
                 continue
-            placed = {v: (int(st.node_of[v]), list(st.gpus_of[v])) for v in lower}
+            dry = _DryRun(st, n, j)
             for v in lower:
-                st.remove(v)
+                dry.take_out(v)
+            if not dry.fits():
+                continue
             victims: list[int] = []
-            if fits_node(st, j, n):
-                # reprieve the most important first: highest priority, then earliest arrival
-                for v in sorted(lower, key=lambda v: (-int(arr.prio[v]), v)):
-                    st.place(v, *placed[v])
-                    if not fits_node(st, j, n):
-                        st.remove(v)
-                        victims.append(v)
-                for v in victims:
-                    st.place(v, *placed[v])
-                ok = len(victims) <= self.evictions_left
-            else:
-                for v in lower:
-                    st.place(v, *placed[v])
-                ok = False
-            if not ok:
+            # reprieve the most important first: highest priority, then earliest arrival
+            for v in sorted(lower, key=lambda v: (-int(arr.prio[v]), v)):
+                dry.put_back(v)
+                if not dry.fits():
+                    dry.take_out(v)
+                    victims.append(v)
+            if len(victims) > self.evictions_left:
                 continue
             found += 1
-            key = (max(int(arr.prio[v]) for v in victims),
-                   sum(int(arr.prio[v]) + 2**31 for v in victims),
-                   len(victims), int(arr.name_rank[n]))
+            key = (
+                max(int(arr.prio[v]) for v in victims),
+                sum(int(arr.prio[v]) + 2**31 for v in victims),
+                len(victims),
+                int(arr.name_rank[n]),
+            )
             if best_key is None or key < best_key:
                 best_key, best = key, (n, victims)
             if found >= wanted:
@@ -174,30 +165,70 @@ class KubeScheduler:
         return victims
 
 
+class _DryRun:
+    """One node's free resources and devices, edited locally to test a preemption."""
+
+    def __init__(self, st: ClusterState, n: int, j: int):
+        self.st, self.n, self.j = st, n, j
+        self.free = st.free_t[:, n].copy()
+        self.dev = st.free_dev[n].copy()
+        arr = st.arr
+        self.group = int(arr.group[j]) if arr.anti[j] else -1
+        self.same_group = st.group_nodes.get(self.group, {}).get(n, 0) if self.group >= 0 else 0
+
+    def _edit(self, v: int, sign: int) -> None:
+        arr = self.st.arr
+        self.free += sign * arr.req[v]
+        share = FULL if arr.whole[v] else int(arr.milli[v])
+        for d in self.st.gpus_of[v]:
+            self.dev[d] += sign * share
+        if self.group >= 0 and arr.group[v] == self.group:
+            self.same_group -= sign
+
+    def take_out(self, v: int) -> None:
+        self._edit(v, +1)
+
+    def put_back(self, v: int) -> None:
+        self._edit(v, -1)
+
+    def fits(self) -> bool:
+        arr, j = self.st.arr, self.j
+        if np.any(self.free < arr.req[j]) or self.same_group > 0:
+            return False
+        if arr.whole[j]:
+            return int(np.count_nonzero(self.dev == FULL)) >= arr.whole[j]
+        return not arr.milli[j] or int(self.dev.max()) >= arr.milli[j]
+
+
 def kube_default(arr: Arrays, preemption: bool = True) -> ClusterState:
     return KubeScheduler(arr, preemption).run()
 
 
 def best_fit_decreasing(arr: Arrays) -> ClusterState:
     """Highest priority first, largest first within a priority; each to the node it fills most."""
-    st = ClusterState(arr)
-    pending = np.flatnonzero(arr.origin < 0)
+    st = initial_state(arr)
+    pending = np.flatnonzero(st.node_of < 0)
     mean_cap = np.maximum(arr.cap.mean(axis=0), 1)
     size = (arr.req / mean_cap).sum(axis=1) + arr.whole + arr.milli / FULL
-    order = sorted(pending.tolist(), key=lambda j: (-int(arr.prio[j]), -float(size[j]), j))
-    gpu_cap = np.maximum(arr.devices * FULL, 1)
-    for j in order:
-        idx = np.flatnonzero(st.fits(j))
-        if not len(idx):
-            continue
-        asked = np.flatnonzero(arr.req[j] > 0)
-        fill = ((st.used[np.ix_(idx, asked)] + arr.req[j, asked]) / np.maximum(arr.cap[np.ix_(idx, asked)], 1)).sum(1)
+    cap = np.maximum(arr.cap.T, 1).astype(np.float64)  # [R, N]
+    gpu_cap = np.maximum(arr.devices * FULL, 1).astype(np.float64)
+
+    def fill(st: ClusterState, j: int, idx: np.ndarray) -> np.ndarray:
+        """Mean utilisation, after placing j, of the resources j asks for (GPUs counted in milli)."""
+        asked = np.flatnonzero(arr.req[j])
+        total = np.zeros(len(idx))
+        for r in asked:
+            total += 1.0 - (st.free_t[r][idx] - arr.req[j, r]) / cap[r][idx]
         terms = len(asked)
         if arr.whole[j] or arr.milli[j]:
             free = np.where(st.free_dev[idx] > 0, st.free_dev[idx], 0).sum(axis=1)
-            fill = fill + (gpu_cap[idx] - free + arr.whole[j] * FULL + arr.milli[j]) / gpu_cap[idx]
+            total += 1.0 - (free - arr.whole[j] * FULL - arr.milli[j]) / gpu_cap[idx]
             terms += 1
-        fill = fill / max(1, terms)
-        best = idx[fill >= fill.max() - 1e-12]
-        st.place(j, int(best[np.argmin(arr.name_rank[best])]))
+        return total / max(1, terms)
+
+    chooser = Chooser(fill)
+    for j in sorted(pending.tolist(), key=lambda j: (-int(arr.prio[j]), -float(size[j]), j)):
+        n = chooser.best(st, j)
+        if n is not None:
+            st.place(j, n)
     return st

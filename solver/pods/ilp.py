@@ -17,6 +17,8 @@ def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
         return stuck_outcome(agg)
     pairs = agg.pairs()
     if pairs > MAX_PAIRS:
-        raise EngineDeclined(f"the pods model has {pairs} (class, node) pairs, above the ILP engine's limit of "
-                             f"{MAX_PAIRS}; use engine cpsat")
+        raise EngineDeclined(
+            f"the pods model has {pairs} (class, node) pairs, above the ILP engine's limit of "
+            f"{MAX_PAIRS}; use engine cpsat"
+        )
     return solve_model(agg, "ilp", ctx, f"ilp-{ctx.options.ilp_solver}")

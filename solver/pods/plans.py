@@ -19,7 +19,9 @@ def tier_name(priority: int) -> str:
 
 def senses(inst: PodsInstance) -> dict[str, Sense]:
     """Placed pods per priority from the highest, then fewest evictions, then fewest moves."""
-    out: dict[str, Sense] = {tier_name(p): "max" for p in sorted({p.priority for p in inst.pods}, reverse=True)}
+    out: dict[str, Sense] = {
+        tier_name(p): "max" for p in sorted({p.priority for p in inst.pods}, reverse=True)
+    }
     out[EVICTIONS] = "min"
     out[MOVES] = "min"
     return out
@@ -44,7 +46,10 @@ def to_plan(arr: Arrays, node_of: np.ndarray, gpus_of: Sequence[Sequence[int]]) 
     for j, pod in enumerate(pods):
         n = int(node_of[j])
         node = nodes[n].name if n >= 0 else None
-        assignments.append(Assignment(pod=pod.name, node=node, gpus=sorted(int(d) for d in gpus_of[j]) if node else []))
+        gpus = sorted(int(d) for d in gpus_of[j]) if node else []
+        assignments.append(
+            Assignment.model_construct(pod=pod.name, node=node, gpus=gpus)
+        )  # trusted: no validation
         if node is not None:
             placed[pod.priority] = placed.get(pod.priority, 0) + 1
         if pod.node is None:
@@ -53,8 +58,8 @@ def to_plan(arr: Arrays, node_of: np.ndarray, gpus_of: Sequence[Sequence[int]]) 
         elif node is None:
             evictions.append(pod.name)
         elif node != pod.node:
-            moves.append(Move(pod=pod.name, from_node=pod.node, to_node=node))
-    return PodsPlan(
+            moves.append(Move.model_construct(pod=pod.name, from_node=pod.node, to_node=node))
+    return PodsPlan.model_construct(
         assignments=assignments,
         moves=moves,
         evictions=evictions,

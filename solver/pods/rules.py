@@ -66,11 +66,19 @@ def spec_key(pod: Pod) -> tuple:
 
 
 class StaticRules:
-    """Boolean masks over nodes for new placements, cached by the pod's rule key."""
+    """Boolean masks over nodes for new placements, cached by the pod's rule key and by pod index."""
 
-    def __init__(self, nodes: Sequence[Node]):
+    def __init__(self, nodes: Sequence[Node], pods: Sequence[Pod] = ()):
         self.nodes = nodes
+        self.pods = pods
         self._cache: dict[tuple, np.ndarray] = {}
+        self._by_pod: dict[int, np.ndarray] = {}
+
+    def mask_of(self, j: int) -> np.ndarray:
+        hit = self._by_pod.get(j)
+        if hit is None:
+            hit = self._by_pod[j] = self.mask(self.pods[j])
+        return hit
 
     def mask(self, pod: Pod) -> np.ndarray:
         key = spec_key(pod)
