@@ -46,6 +46,7 @@ class ExactContext:
     on_incumbent: OnIncumbent
     workers: int
     reserve_s: float = 0.0  # time kept back for decoding, checking and explaining after the engine
+    bound: Bound | None = None  # the family's cheap bound, so a search can stop once it meets it
 
 
 @dataclass
@@ -96,6 +97,10 @@ class Family(Protocol):
 
     def bound(self, problem: Any) -> Bound | None:
         """A cheap valid bound (capacity, knapsack, critical path)."""
+        ...
+
+    def reserve_s(self, problem: Any) -> float:
+        """Time needed after the exact engine returns: decoding, checking and explaining its plan."""
         ...
 
     def solve_exact(self, engine: str, problem: Any, ctx: ExactContext) -> ExactOutcome:

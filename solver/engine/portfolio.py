@@ -8,9 +8,12 @@ because the exact engine had nothing better in time (`fallback`).
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +39,47 @@ class _Candidate:
     method: str
 
 
+_gc_lock = threading.Lock()
+_gc_holders = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Keep the garbage collector off the instance while solves run: a full collection walking
+    10^4 pods' objects takes tens of milliseconds at a random moment, which a deadline cannot
+    afford. Objects alive at the start (the parsed request above all) are frozen out of collection;
+    young objects are still collected as usual. They thaw when the last concurrent solve ends."""
+    global _gc_holders
+    with _gc_lock:
+        _gc_holders += 1
+        if _gc_holders == 1:
+            gc.freeze()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0:
+                gc.unfreeze()
+
+
 def run(
     family: Family,
     instance: Any,
     options: SolveOptions,
     started: float | None = None,
     on_progress: ProgressSink | None = None,
+) -> SolveResult:
+    with gc_paused():
+        return _run(family, instance, options, started, on_progress)
+
+
+def _run(
+    family: Family,
+    instance: Any,
+    options: SolveOptions,
+    started: float | None,
+    on_progress: ProgressSink | None,
 ) -> SolveResult:
     deadline = Deadline(options.time_limit_s, started if started is not None else time.monotonic())
     problem = family.prepare(instance)
@@ -99,7 +137,8 @@ def run(
                 record(obj, b, src) if options.return_progress or on_progress else None
             ),
             workers=stats.workers,
-            reserve_s=MIN_RESERVE_S + 3 * check_one_s,
+            reserve_s=max(MIN_RESERVE_S + 3 * check_one_s, family.reserve_s(problem)),
+            bound=bound,
         )
         try:
             outcome = family.solve_exact(engine.value, problem, ctx)

@@ -54,6 +54,11 @@ class PodsFamily:
     def bound(self, problem: Arrays) -> Bound | None:
         return cheap_bound(problem)
 
+    def reserve_s(self, problem: Arrays) -> float:
+        """Decoding, checking and explaining a plan took 13 us per pod and node here (8,115 pods on
+        1,523 nodes: 0.13 s); keep 18 us, plus 10 ms."""
+        return 0.010 + 18e-6 * (problem.n_pods + problem.n_nodes)
+
     def solve_exact(self, engine: str, problem: Arrays, ctx: ExactContext) -> ExactOutcome:
         if engine == "cpsat":
             return cpsat.solve(problem, ctx)

@@ -17,17 +17,18 @@ from solver.pods.plans import EVICTIONS, MOVES, tier_name
 
 def placeable(arr: Arrays) -> np.ndarray:
     """Pods that could run at all: running pods that may stay, or pods some empty node could take."""
-    out = np.zeros(arr.n_pods, dtype=bool)
-    for j in range(arr.n_pods):
-        if arr.stay_ok[j]:
-            out[j] = True
-            continue
-        ok = arr.rules.mask_of(j) & np.all(arr.req[j] <= arr.cap, axis=1)
-        if arr.whole[j]:
-            ok &= arr.devices >= arr.whole[j]
-        elif arr.milli[j]:
-            ok &= arr.devices >= 1
-        out[j] = bool(ok.any())
+    out = arr.stay_ok.copy()
+    verdict: dict[int, bool] = {}  # identical pods share the answer
+    for j in np.flatnonzero(~out).tolist():
+        spec = int(arr.spec[j])
+        if spec not in verdict:
+            ok = arr.rules.mask_of(j) & np.all(arr.req[j] <= arr.cap, axis=1)
+            if arr.whole[j]:
+                ok &= arr.devices >= arr.whole[j]
+            elif arr.milli[j]:
+                ok &= arr.devices >= 1
+            verdict[spec] = bool(ok.any())
+        out[j] = verdict[spec]
     return out
 
 

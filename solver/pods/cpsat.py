@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from solver.engine import objective as lex
 from solver.engine.family import ExactContext, ExactOutcome
-from solver.pods.bound import cheap_bound
-from solver.pods.cluster import Arrays, ClusterState
+from solver.pods.cluster import Arrays, ClusterState, state_from
 from solver.pods.exact import solve_model, stuck_outcome
 from solver.pods.formulation import aggregate
 from solver.pods.lns import dot_product_greedy, improve
@@ -40,7 +37,7 @@ def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
     budget = ctx.deadline.remaining() - ctx.reserve_s
     full_cost = FULL_S_PER_PAIR * pairs
     whole_pass = full_cost * 2 <= budget * (1 - LNS_SHARE)
-    st, stats = improve(arr, start, ctx, budget * LNS_SHARE if whole_pass else budget, cheap_bound(arr))
+    st, stats = improve(arr, start, ctx, budget * LNS_SHARE if whole_pass else budget, ctx.bound)
     plan = to_plan(arr, st.node_of, st.gpus_of)
     note = stats.note()
     lns_out = ExactOutcome(plan, "LNS", "cpsat-lns", notes=[note])
@@ -60,11 +57,7 @@ def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
 def _best_start(arr: Arrays, ctx: ExactContext) -> ClusterState:
     candidates = [dot_product_greedy(arr)]
     if ctx.hint is not None:
-        node_of, gpus_of = from_plan(arr, ctx.hint)
-        st = ClusterState(arr, with_running=False)
-        for j in np.flatnonzero(node_of >= 0):
-            st.place(int(j), int(node_of[j]), gpus_of[j])
-        candidates.append(st)
+        candidates.append(state_from(arr, *from_plan(arr, ctx.hint)))
     s = senses(arr.inst)
     best = candidates[0]
     for st in candidates[1:]:

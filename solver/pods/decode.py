@@ -52,7 +52,7 @@ def hint(model: Model, node_of: np.ndarray, gpus_of: list[list[int]]) -> dict[An
         else:
             pp[c] += 1
         if arr.milli[j] and n in model.device_nodes:
-            share[(c, n, gpus_of[j][0])] += 1
+            share[(int(arr.milli[j]), n, gpus_of[j][0])] += 1
     _permute_nodes(model, x, dev_whole, share)
     _permute_devices(model, dev_whole, share)
     for xkey, var in model.x.items():
@@ -92,12 +92,11 @@ def _permute_nodes(model: Model, x: dict, dev_whole: dict, share: dict) -> None:
 
 def _permute_devices(model: Model, dev_whole: dict, share: dict) -> None:
     """Interchangeable devices of a node: whole ones first, then by decreasing shared load."""
-    milli = [c.milli for c in model.agg.classes]
     key: dict[tuple[int, int], int] = defaultdict(int)
     for (n, d), v in dev_whole.items():
         key[(n, d)] += (FULL + 1) * v
-    for (c, n, d), k in share.items():
-        key[(n, d)] += milli[c] * k
+    for (size, n, d), k in share.items():
+        key[(n, d)] += size * k
     remap: dict[tuple[int, int], tuple[int, int]] = {}
     for n, devs in model.free_devices.items():
         order = sorted(devs, key=lambda d: -key[(n, d)])
@@ -137,8 +136,18 @@ def decode(model: Model, value: Callable[[Any], float]) -> ClusterState:
                 k = agg.classes[c].whole
                 slots[c].append((n, idle[:k]))
                 idle = idle[k:]
-    for (c, n, d), var in model.share.items():
-        slots[c].extend((n, [d]) for _ in range(round(value(var))))
+    devices_of_size: dict[tuple[int, int], list[int]] = defaultdict(
+        list
+    )  # (milli, node) -> a device per share
+    for (size, n, d), var in sorted(model.share.items()):
+        devices_of_size[(size, n)] += [d] * round(value(var))
+    for (c, n), var in model.x.items():
+        size = agg.classes[c].milli
+        if size and n in model.device_nodes:
+            free = devices_of_size[(size, n)]
+            k = min(round(value(var)), len(free))
+            slots[c].extend((n, [d]) for d in free[:k])
+            del free[:k]
     for (c, n), var in model.x.items():
         cls = agg.classes[c]
         if n in model.device_nodes and (cls.whole or cls.milli):

@@ -6,16 +6,14 @@ import numpy as np
 
 from models.common import Explanation
 from models.pods import PodsPlan
-from solver.pods.cluster import FULL, Arrays, ClusterState
+from solver.pods.cluster import FULL, Arrays, ClusterState, state_from
 from solver.pods.plans import from_plan
 from solver.pods.rules import static_reasons
 
 
 def explain(arr: Arrays, plan: PodsPlan) -> list[Explanation]:
     node_of, gpus_of = from_plan(arr, plan)
-    st = ClusterState(arr, with_running=False)
-    for j in np.flatnonzero(node_of >= 0):
-        st.place(int(j), int(node_of[j]), gpus_of[j])
+    st = state_from(arr, node_of, gpus_of)
     out = []
     names = [n.name for n in arr.inst.nodes]
     for j in np.flatnonzero(node_of < 0):

@@ -169,7 +169,7 @@ class Model:
     moved: dict[int, Any]  # class -> running pods re-placed elsewhere
     placed_pending: dict[int, Any]  # class -> pending pods placed
     whole_dev: dict[tuple[int, int], Any]  # (node, device) -> device given whole to new/staying pods
-    share: dict[tuple[int, int, int], Any]  # (class, node, device) -> shares of the class on the device
+    share: dict[tuple[int, int, int], Any]  # (milli, node, device) -> new shares of that size on the device
     device_nodes: set[int]  # nodes modelled device by device
     tiers: list[Tier]
     sym_nodes: list[list[int]]  # identical empty nodes, in the order the model sorts them
@@ -324,7 +324,12 @@ def _gpus(agg: Aggregate, b: ModelBuilder, m: Model, dev_free: np.ndarray, share
         m.device_nodes.add(n)
         held = {d for s, _ in stay_whole.get(n, []) for d in agg.groups[s].gpus}
         held |= {d for (nn, d) in stay_share if nn == n}
-        shares = [(ci, c) for ci, c in enumerate(agg.classes) if c.milli and (ci, n) in m.x]
+        # a device only sees the sizes of its shares: one count per (size, device), not per class
+        by_size: dict[int, list[Any]] = defaultdict(list)
+        for ci, c in enumerate(agg.classes):
+            if c.milli and (ci, n) in m.x:
+                by_size[c.milli].append(m.x[(ci, n)])
+        sizes = sorted(by_size)
         whole_vars = []
         free_devs = []
         for d in range(int(arr.devices[n])):
@@ -337,12 +342,13 @@ def _gpus(agg: Aggregate, b: ModelBuilder, m: Model, dev_free: np.ndarray, share
                 whole_vars.append(w)
             load_vars: list[Any] = []
             load_coefs: list[int] = []
-            for ci, c in shares:
-                if c.milli <= cap:
-                    z = b.int_var(0, min(cap // c.milli, b.ub(m.x[(ci, n)])), f"z_{ci}_{n}_{d}")
-                    m.share[(ci, n, d)] = z
+            for size in sizes:
+                if size <= cap:
+                    most = min(cap // size, sum(b.ub(x) for x in by_size[size]))
+                    z = b.int_var(0, most, f"z_{size}_{n}_{d}")
+                    m.share[(size, n, d)] = z
                     load_vars.append(z)
-                    load_coefs.append(c.milli)
+                    load_coefs.append(size)
             for var, milli in stay_share.get((n, d), []):
                 load_vars.append(var)
                 load_coefs.append(milli)
@@ -361,26 +367,27 @@ def _gpus(agg: Aggregate, b: ModelBuilder, m: Model, dev_free: np.ndarray, share
         b.add_eq(
             b.linear([*whole_vars, *(v for v, _ in terms)], [1] * len(whole_vars) + [-k for _, k in terms]), 0
         )
-        for ci, _c in shares:
-            zs = [m.share[(ci, n, d)] for d in range(int(arr.devices[n])) if (ci, n, d) in m.share]
-            b.add_eq(b.linear([*zs, m.x[(ci, n)]], [1] * len(zs) + [-1]), 0)
+        for size in sizes:
+            zs = [m.share[(size, n, d)] for d in range(int(arr.devices[n])) if (size, n, d) in m.share]
+            xs = by_size[size]
+            b.add_eq(b.linear([*zs, *xs], [1] * len(zs) + [-1] * len(xs)), 0)
         # interchangeable devices: whole ones first, then by decreasing load
         m.free_devices[n] = free_devs
         for d0, d1 in zip(free_devs, free_devs[1:], strict=False):
-            b.add_le(b.linear(*_device_key_diff(m, shares, n, d1, d0)), 0)
+            b.add_le(b.linear(*_device_key_diff(m, sizes, n, d1, d0)), 0)
 
 
-def _device_key_diff(m: Model, shares: list[tuple[int, Any]], n: int, lo: int, hi: int) -> tuple[list, list]:
+def _device_key_diff(m: Model, sizes: list[int], n: int, lo: int, hi: int) -> tuple[list, list]:
     """Terms of key(lo) - key(hi), key = (FULL+1) * whole + load."""
     vs, cs = [], []
     for d, sign in ((lo, 1), (hi, -1)):
         if (n, d) in m.whole_dev:
             vs.append(m.whole_dev[(n, d)])
             cs.append(sign * (FULL + 1))
-        for ci, c in shares:
-            if (ci, n, d) in m.share:
-                vs.append(m.share[(ci, n, d)])
-                cs.append(sign * c.milli)
+        for size in sizes:
+            if (size, n, d) in m.share:
+                vs.append(m.share[(size, n, d)])
+                cs.append(sign * size)
     return vs, cs
 
 

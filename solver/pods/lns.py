@@ -122,7 +122,7 @@ class Lns:
                 self.step(nodes, out)
             self.stats.iterations += 1
         self.stats.final_k = self.k
-        return self.st
+        return fill(self.st)  # pods a neighbourhood displaced may fit elsewhere now
 
     # neighbourhoods --------------------------------------------------------------------------
     def _room(self, j: int, cand: np.ndarray) -> np.ndarray:
