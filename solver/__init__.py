@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from models.common import SolveResult
 from models.request import SolveRequest, request_adapter
 from solver.engine import portfolio
+from solver.engine.budget import CancelToken
 from solver.engine.errors import FieldError, InvalidInstance
 from solver.engine.family import CheckReport, Family
 from solver.engine.portfolio import ProgressSink
@@ -42,14 +43,18 @@ def solve(
     *,
     started: float | None = None,
     on_progress: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
 ) -> SolveResult:
-    """Solve within request.options.time_limit_s, counted from `started` (default: now)."""
+    """Solve within request.options.time_limit_s, counted from `started` (default: now).
+
+    `on_progress` receives each improving incumbent as it is found; `cancel.cancel()` (from another
+    thread) stops the search at once, and the best checked plan found so far is returned."""
     started = time.monotonic() if started is None else started
     if not isinstance(request, BaseModel):
         request = parse_request(request)
     family = REGISTRY[request.kind]
     with _instance_paths():
-        return portfolio.run(family, request.instance, request.options, started, on_progress)
+        return portfolio.run(family, request.instance, request.options, started, on_progress, cancel)
 
 
 def validate(kind: str, instance: Any) -> Any:
@@ -92,4 +97,4 @@ def _instance_paths() -> Iterator[None]:
         ) from None
 
 
-__all__ = ["REGISTRY", "check", "parse_request", "solve", "validate"]
+__all__ = ["REGISTRY", "CancelToken", "check", "parse_request", "solve", "validate"]

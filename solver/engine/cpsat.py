@@ -15,6 +15,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from models.common import Sense, SolveOptions
+from solver.engine.budget import CancelToken
 from solver.engine.lexicographic import StageResult, StageStatus, Tier
 
 MIN_STAGE_S = 0.002
@@ -59,12 +60,14 @@ class CpSatBackend:
         workers: int,
         tiers: Sequence[Tier] = (),
         on_incumbent: Callable[[dict[str, float]], None] | None = None,
+        token: CancelToken | None = None,
     ):
         self.model = model
         self.options = options
         self.workers = workers
         self._tiers = tiers
         self._on_incumbent = on_incumbent
+        self._token = token
         self._solver: cp_model.CpSolver | None = None
         self.solution: list[int] | None = None
         self.solve_s = 0.0
@@ -129,7 +132,11 @@ class CpSatBackend:
         t0 = time.perf_counter()
         timer.start()
         try:
-            code = solver.solve(self.model, callback)
+            if self._token is None:
+                code = solver.solve(self.model, callback)
+            else:
+                with self._token.hook(solver.stop_search):
+                    code = solver.solve(self.model, callback)
         finally:
             timer.cancel()
         self.solve_s += time.perf_counter() - t0

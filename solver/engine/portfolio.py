@@ -19,7 +19,7 @@ from typing import Any
 
 from models.common import Baseline, EngineName, ProgressPoint, SolveOptions, SolveResult, Stats, Status
 from solver.engine import objective as lex
-from solver.engine.budget import Deadline
+from solver.engine.budget import CancelToken, Deadline
 from solver.engine.cpsat import default_workers
 from solver.engine.errors import DeadlineExceeded, EngineDeclined
 from solver.engine.family import ExactContext, ExactOutcome, Family
@@ -69,19 +69,24 @@ def run(
     options: SolveOptions,
     started: float | None = None,
     on_progress: ProgressSink | None = None,
+    cancel: CancelToken | None = None,
 ) -> SolveResult:
+    deadline = Deadline(
+        options.time_limit_s,
+        started if started is not None else time.monotonic(),
+        token=cancel or CancelToken(),
+    )
     with gc_paused():
-        return _run(family, instance, options, started, on_progress)
+        return _run(family, instance, options, deadline, on_progress)
 
 
 def _run(
     family: Family,
     instance: Any,
     options: SolveOptions,
-    started: float | None,
+    deadline: Deadline,
     on_progress: ProgressSink | None,
 ) -> SolveResult:
-    deadline = Deadline(options.time_limit_s, started if started is not None else time.monotonic())
     problem = family.prepare(instance)
     senses = family.senses(problem)
     stats = Stats(workers=default_workers(options))
@@ -151,6 +156,9 @@ def _run(
             stats.variables, stats.constraints = outcome.variables, outcome.constraints
             stats.engine_status = outcome.engine_status
             warnings.extend(outcome.notes)
+
+    if deadline.token.cancelled:
+        warnings.append("cancelled: the search stopped early; this is the best plan found by then")
 
     # 3. check the exact plan like any other
     exact: _Candidate | None = None

@@ -79,7 +79,7 @@ def solve_model(agg: Aggregate, engine: str, ctx: ExactContext, method: str) -> 
         cb = CpSatBuilder(ctx.deadline)
         model = build(agg, cb)
         sink = (lambda obj: ctx.on_incumbent(obj, None, "cpsat")) if ctx.options.return_progress else None
-        backend = CpSatBackend(cb.model, ctx.options, ctx.workers, model.tiers, sink)
+        backend = CpSatBackend(cb.model, ctx.options, ctx.workers, model.tiers, sink, ctx.deadline.token)
         size = cb.size()
     else:
         pb = PulpBuilder(ctx.deadline)

@@ -184,10 +184,10 @@ class Lns:
         seconds = min(SUB_TIME_S, self.deadline.remaining() - 0.005)
         if seconds <= 0.005:
             return
-        sub_deadline = Deadline(seconds)
+        sub_deadline = self.deadline.sub(seconds)
         b = CpSatBuilder(sub_deadline)
         model = build(agg, b)
-        backend = CpSatBackend(b.model, self.ctx.options, 1)
+        backend = CpSatBackend(b.model, self.ctx.options, 1, token=sub_deadline.token)
         local = {g: i for i, g in enumerate(nodes)}
         node_of = np.array([local.get(int(st.node_of[j]), -1) for j in members], dtype=np.int64)
         backend.set_hint(hint(model, node_of, [list(st.gpus_of[j]) for j in members]))
@@ -258,5 +258,6 @@ def improve(
     arr: Arrays, start: ClusterState, ctx: ExactContext, seconds: float, bound: Bound | None = None
 ) -> tuple[ClusterState, LnsStats]:
     """Search for `seconds`, never past the request's deadline less its reserve."""
-    lns = Lns(arr, start, ctx, Deadline(min(seconds, ctx.deadline.remaining() - ctx.reserve_s)), bound)
+    deadline = ctx.deadline.sub(min(seconds, ctx.deadline.remaining() - ctx.reserve_s))
+    lns = Lns(arr, start, ctx, deadline, bound)
     return lns.run(), lns.stats

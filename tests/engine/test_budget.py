@@ -25,3 +25,18 @@ def test_sub_deadline_never_outlives_its_parent():
 def test_field_errors_render_json_paths():
     err = InvalidInstance([FieldError(("instance", "pods", 3, "node"), "unknown node", "n9")])
     assert str(err) == "instance.pods[3].node: unknown node"
+
+
+def test_cancel_reaches_sub_deadlines_and_hooks():
+    from solver.engine.budget import CancelToken
+
+    token = CancelToken()
+    d = Deadline(10.0, token=token)
+    child = d.sub(5.0)
+    stopped = []
+    with token.hook(lambda: stopped.append(True)):
+        token.cancel()
+    assert stopped == [True]
+    assert d.expired() and child.expired() and child.remaining() == 0.0
+    with pytest.raises(DeadlineExceeded, match="cancelled"):
+        child.check()

@@ -121,3 +121,19 @@ def test_infeasible_policy_is_explained():
     r = solver.solve(req)
     assert r.status == "infeasible" and r.plan is None
     assert "must leave node n" in r.explanations[0].message
+
+
+def test_cancel_stops_a_long_search_and_keeps_the_best_plan():
+    import threading
+
+    from solver.engine.budget import CancelToken
+
+    token = CancelToken()
+    req = shipped("paper-n64-p8-k4-u105", time_limit_s=30)
+    threading.Timer(0.8, token.cancel).start()
+    t0 = time.monotonic()
+    r = solver.solve(req, cancel=token)
+    assert time.monotonic() - t0 < 1.5
+    assert any("cancelled" in w for w in r.warnings)
+    assert solver.check("pods", req["instance"], r.plan).ok
+    assert lex.no_worse(r.objective, r.baseline.objective, r.objective_sense)
