@@ -95,6 +95,10 @@ class Family(Protocol):
         """Independent oracle: feasibility and objective from the instance and the plan alone."""
         ...
 
+    def infeasibility(self, problem: Any) -> list[Explanation]:
+        """Conflicts that prove no plan exists, found cheaply before any search ([] when none is known)."""
+        ...
+
     def bound(self, problem: Any) -> Bound | None:
         """A cheap valid bound (capacity, knapsack, critical path)."""
         ...

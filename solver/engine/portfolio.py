@@ -92,6 +92,10 @@ def _run(
     stats = Stats(workers=default_workers(options))
     warnings: list[str] = []
     progress: list[ProgressPoint] = []
+    conflicts = family.infeasibility(problem)
+    if conflicts:  # proven before any search, whatever the engine asked for
+        return _finish(family, problem, deadline, stats, senses, Status.infeasible, None, None, [], warnings,
+                       progress, options, explanations=conflicts)
 
     def record(objective: Objective, bound: Bound | None, source: str) -> None:
         point = ProgressPoint(

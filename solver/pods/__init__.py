@@ -16,6 +16,7 @@ from solver.pods import check as checker
 from solver.pods import cpsat, ilp
 from solver.pods.bound import cheap_bound
 from solver.pods.cluster import Arrays, build_arrays
+from solver.pods.exact import stuck_pods
 from solver.pods.explain import explain
 from solver.pods.heuristic import best_fit_decreasing, kube_default
 from solver.pods.plans import senses, to_plan
@@ -50,6 +51,9 @@ class PodsFamily:
 
     def check(self, instance: PodsInstance, plan: PodsPlan) -> CheckReport:
         return checker.check(instance, plan)
+
+    def infeasibility(self, problem: Arrays) -> list[Explanation]:
+        return stuck_pods(problem)
 
     def bound(self, problem: Arrays) -> Bound | None:
         return cheap_bound(problem)

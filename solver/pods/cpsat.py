@@ -13,7 +13,7 @@ import dataclasses
 from solver.engine import objective as lex
 from solver.engine.family import ExactContext, ExactOutcome
 from solver.pods.cluster import Arrays, ClusterState, state_from
-from solver.pods.exact import solve_model, stuck_outcome
+from solver.pods.exact import solve_model
 from solver.pods.formulation import aggregate
 from solver.pods.lns import dot_product_greedy, improve
 from solver.pods.plans import evaluate, from_plan, senses, to_plan
@@ -27,9 +27,7 @@ FULL_S_PER_PAIR = 60e-6
 
 
 def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
-    agg = aggregate(arr)
-    if agg.stuck:
-        return stuck_outcome(agg)
+    agg = aggregate(arr)  # pods that may neither stay nor leave were refused by infeasibility()
     pairs = agg.pairs()
     if pairs <= SMALL_PAIRS:
         return solve_model(agg, "cpsat", ctx, "cpsat-full")

@@ -13,16 +13,16 @@ from solver.engine.family import ExactContext, ExactOutcome
 from solver.engine.ilp import PulpBackend
 from solver.engine.lexicographic import solve_lexicographic
 from solver.engine.modeling import CpSatBuilder, PulpBuilder
+from solver.pods.cluster import Arrays
 from solver.pods.decode import decode, fill, hint
 from solver.pods.formulation import Aggregate, build
 from solver.pods.plans import from_plan, to_plan
 
 
-def stuck_outcome(agg: Aggregate) -> ExactOutcome:
-    """Running pods that a NoExecute taint expels but the policy keeps: no plan exists."""
-    arr = agg.arr
+def stuck_pods(arr: Arrays) -> list[Explanation]:
+    """Running pods that a NoExecute taint expels but that may not leave: no plan exists."""
     conflicts = []
-    for j in agg.stuck:
+    for j in np.flatnonzero((arr.origin >= 0) & ~arr.stay_ok & ~arr.movable).tolist():
         pod = arr.inst.pods[j]
         why = "it is protected" if pod.protected else "the policy allows neither eviction nor moves"
         conflicts.append(
@@ -33,7 +33,7 @@ def stuck_outcome(agg: Aggregate) -> ExactOutcome:
                 f"but {why}",
             )
         )
-    return ExactOutcome(None, "INFEASIBLE", "presolve", infeasible=True, conflicts=conflicts)
+    return conflicts
 
 
 def policy_conflicts(agg: Aggregate) -> list[Explanation]:

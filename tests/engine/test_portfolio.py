@@ -37,6 +37,9 @@ class Fake:
     def check(self, instance, plan):
         return CheckReport(["negative"] if plan < 0 else [], {"score": float(abs(plan))})
 
+    def infeasibility(self, problem):
+        return []
+
     def reserve_s(self, problem):
         return 0.0
 
