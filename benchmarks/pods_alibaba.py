@@ -6,7 +6,7 @@ cheap bound: a tier where ours meets the bound has no pod left pending that coul
 Target: a checked plan within the budget, lexicographically at least as good as the default's, and
 strictly better wherever the default leaves a pod pending that could run.
 
-    python -m benchmarks.pods_alibaba --running 4500 --pending 1000 --limits 1,10
+    python -m benchmarks.pods_alibaba --running 7000 --pending 1152 --limits 1,10
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def _fmt(x: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--running", type=int, default=4500)
-    ap.add_argument("--pending", type=int, default=1000)
+    ap.add_argument("--running", type=int, default=7000)
+    ap.add_argument("--pending", type=int, default=1152, help="default: every pod the trace has left")
     ap.add_argument("--limits", default="1,10")
     ap.add_argument(
         "--seeds", default="0", help="snapshot seeds (only node sampling uses it; all nodes: one)"

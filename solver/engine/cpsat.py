@@ -20,9 +20,11 @@ from solver.engine.lexicographic import StageResult, StageStatus, Tier
 
 MIN_STAGE_S = 0.002
 STOP_GRACE_S = 0.01
-# CP-SAT's deterministic time runs at roughly this many units per wall second on one worker here;
-# with workers=1 a deterministic limit slightly below the wall limit makes runs reproducible.
-DTIME_PER_WALL_S = 0.5
+# With workers=1 runs must be reproducible, so a deterministic-time limit must stop CP-SAT before the
+# wall clock does. Measured here on one worker: 0.64-0.9 deterministic units per wall second once
+# presolve is done (0.3 on presolve-heavy short runs); 0.35 per second of budget stops first even
+# when the machine runs at half speed.
+DTIME_PER_WALL_S = 0.35
 
 
 def default_workers(options: SolveOptions) -> int:
@@ -112,7 +114,7 @@ class CpSatBackend:
         assert self.solution is not None
         return self.solution[var.index]
 
-    def solve(self, seconds: float) -> StageResult:
+    def solve(self, seconds: float, nominal: float | None = None) -> StageResult:
         if seconds < MIN_STAGE_S:
             return StageResult("unknown", None, "NO_TIME")
         solver = cp_model.CpSolver()
@@ -121,7 +123,9 @@ class CpSatBackend:
         p.num_workers = self.workers
         p.random_seed = self.options.seed
         if self.workers == 1:
-            p.max_deterministic_time = seconds * DTIME_PER_WALL_S
+            p.max_deterministic_time = (
+                seconds if nominal is None else min(seconds, nominal)
+            ) * DTIME_PER_WALL_S
         if self.options.relative_gap > 0:
             p.relative_gap_limit = self.options.relative_gap
         callback = (

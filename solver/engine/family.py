@@ -47,6 +47,9 @@ class ExactContext:
     workers: int
     reserve_s: float = 0.0  # time kept back for decoding, checking and explaining after the engine
     bound: Bound | None = None  # the family's cheap bound, so a search can stop once it meets it
+    # The engine's budget computed from the request alone (time limit less the family's reserve),
+    # free of clock jitter: with workers=1, every deterministic limit and decision derives from it.
+    nominal_s: float = 0.0
 
 
 @dataclass

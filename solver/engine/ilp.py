@@ -164,7 +164,7 @@ class PulpBackend:
         assert self.solution is not None
         return self.solution.get(var.name, 0.0)
 
-    def solve(self, seconds: float) -> StageResult:
+    def solve(self, seconds: float, nominal: float | None = None) -> StageResult:
         if seconds < MIN_STAGE_S:
             return StageResult("unknown", None, "NO_TIME")
         t0 = time.perf_counter()

@@ -50,7 +50,11 @@ class LexBackend(Protocol):
 
     def add_at_most(self, expr: Any, value: int) -> None: ...
 
-    def solve(self, seconds: float) -> StageResult: ...
+    def solve(self, seconds: float, nominal: float | None = None) -> StageResult:
+        """Search for at most `seconds` of wall time. `nominal` is the same budget computed from the
+        request alone (no clock readings): with one worker it sets a deterministic-time limit, so the
+        same request gives the same answer."""
+        ...
 
     def has_solution(self) -> bool: ...
 
@@ -76,12 +80,14 @@ def weights(tiers: list[Tier]) -> list[int]:
 
 
 def solve_lexicographic(
-    backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_s: float
+    backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_s: float, nominal: float | None = None
 ) -> LexOutcome:
+    """Solve within the deadline less the reserve; `nominal` is that budget computed from the request
+    alone (see LexBackend.solve)."""
     w = weights(tiers)
     if tiers and w[0] * (tiers[0].span + 1) <= backend.max_weight:
-        return _weighted(backend, tiers, w, deadline, reserve_s)
-    return _staged(backend, tiers, deadline, reserve_s)
+        return _weighted(backend, tiers, w, deadline, reserve_s, nominal)
+    return _staged(backend, tiers, deadline, reserve_s, nominal)
 
 
 def _gain(tier: Tier) -> Any:
@@ -100,20 +106,24 @@ def _objective(backend: LexBackend, tiers: list[Tier]) -> dict[str, float] | Non
 
 
 def _weighted(
-    backend: LexBackend, tiers: list[Tier], w: list[int], deadline: Deadline, reserve_s: float
+    backend: LexBackend,
+    tiers: list[Tier],
+    w: list[int],
+    deadline: Deadline,
+    reserve_s: float,
+    nominal: float | None,
 ) -> LexOutcome:
     total = sum(wi * _gain(t) for wi, t in zip(w, tiers, strict=True))
     backend.set_objective(total, "max")
-    res = backend.solve(deadline.remaining() - reserve_s)
+    res = backend.solve(deadline.remaining() - reserve_s, nominal)
     if res.status == "infeasible":
         return LexOutcome("infeasible", None, None, res.raw_status, 1)
     bound: dict[str, float | None] | None = None
     if res.bound is not None and math.isfinite(res.bound):
         rest = math.floor(res.bound + 1e-6)
         bound = {}
-        for wi, t in zip(
-            w, tiers, strict=True
-        ):  # lexicographically largest vector with weighted sum <= bound
+        # the lexicographically largest vector whose weighted sum is within the bound
+        for wi, t in zip(w, tiers, strict=True):
             g = min(t.span, max(0, rest // wi))
             rest -= g * wi
             bound[t.name] = _from_gain(t, g)
@@ -123,7 +133,9 @@ def _weighted(
     return LexOutcome(res.status, objective, bound, res.raw_status, 1)
 
 
-def _staged(backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_s: float) -> LexOutcome:
+def _staged(
+    backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_s: float, nominal: float | None
+) -> LexOutcome:
     bound: dict[str, float | None] = {}
     proven = True
     raw = ""
@@ -136,7 +148,7 @@ def _staged(backend: LexBackend, tiers: list[Tier], deadline: Deadline, reserve_
             backend.hint_last_solution()
         backend.set_objective(tier.expr, tier.sense)
         seconds = (deadline.remaining() - reserve_s) / (len(tiers) - i)
-        res = backend.solve(seconds)
+        res = backend.solve(seconds, None if nominal is None else nominal / len(tiers))
         raw = res.raw_status
         if res.status == "infeasible":
             if i == 0:

@@ -28,6 +28,7 @@ from solver.engine.objective import Bound, Objective
 log = logging.getLogger("schedopt.portfolio")
 
 MIN_RESERVE_S = 0.010  # kept back from the exact engine for decoding, checking and explaining
+NOMINAL_SHARE = 0.8  # of the time limit, what the exact engine nominally gets (the rest: heuristics, checks)
 ProgressSink = Callable[[ProgressPoint], None]
 
 
@@ -94,8 +95,21 @@ def _run(
     progress: list[ProgressPoint] = []
     conflicts = family.infeasibility(problem)
     if conflicts:  # proven before any search, whatever the engine asked for
-        return _finish(family, problem, deadline, stats, senses, Status.infeasible, None, None, [], warnings,
-                       progress, options, explanations=conflicts)
+        return _finish(
+            family,
+            problem,
+            deadline,
+            stats,
+            senses,
+            Status.infeasible,
+            None,
+            None,
+            [],
+            warnings,
+            progress,
+            options,
+            explanations=conflicts,
+        )
 
     def record(objective: Objective, bound: Bound | None, source: str) -> None:
         point = ProgressPoint(
@@ -148,6 +162,7 @@ def _run(
             workers=stats.workers,
             reserve_s=max(MIN_RESERVE_S + 3 * check_one_s, family.reserve_s(problem)),
             bound=bound,
+            nominal_s=NOMINAL_SHARE * options.time_limit_s - family.reserve_s(problem),
         )
         try:
             outcome = family.solve_exact(engine.value, problem, ctx)

@@ -32,16 +32,20 @@ def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
     if pairs <= SMALL_PAIRS:
         return solve_model(agg, "cpsat", ctx, "cpsat-full")
     start = _best_start(arr, ctx)
-    budget = ctx.deadline.remaining() - ctx.reserve_s
+    # with one worker, plan from the nominal budget (the request's, free of clock jitter) so that runs
+    # repeat exactly; otherwise from the time actually left
+    budget = ctx.nominal_s if ctx.workers == 1 else ctx.deadline.remaining() - ctx.reserve_s
     full_cost = FULL_S_PER_PAIR * pairs
     whole_pass = full_cost * 2 <= budget * (1 - LNS_SHARE)
-    st, stats = improve(arr, start, ctx, budget * LNS_SHARE if whole_pass else budget, ctx.bound)
+    lns_s = budget * LNS_SHARE if whole_pass else budget
+    st, stats = improve(arr, start, ctx, lns_s, ctx.bound)
     plan = to_plan(arr, st.node_of, st.gpus_of)
     note = stats.note()
     lns_out = ExactOutcome(plan, "LNS", "cpsat-lns", notes=[note])
     if not whole_pass or stats.reason == "meets the bound":
         return lns_out
-    full = solve_model(agg, "cpsat", dataclasses.replace(ctx, hint=plan), "cpsat-lns+full")
+    rest = dataclasses.replace(ctx, hint=plan, nominal_s=budget - lns_s)
+    full = solve_model(agg, "cpsat", rest, "cpsat-lns+full")
     full.notes.append(note)
     if full.plan is None:
         lns_out.bound, lns_out.build_s, lns_out.solve_s = full.bound, full.build_s, full.solve_s

@@ -90,7 +90,7 @@ def solve_model(agg: Aggregate, engine: str, ctx: ExactContext, method: str) -> 
         backend.set_hint(hint(model, *from_plan(arr, ctx.hint)))
     build_s = time.perf_counter() - t0
     ctx.deadline.check("model building")
-    lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s)
+    lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s, ctx.nominal_s)
     out = ExactOutcome(
         None,
         lex.raw_status,

@@ -109,13 +109,20 @@ class KubeScheduler:
         return self.st
 
     def _candidate_nodes(self, j: int) -> np.ndarray:
-        """Nodes where removing pods could help: static rules pass and the empty node is big enough."""
-        arr = self.arr
+        """Nodes where removing lower-priority pods could help: static rules pass, and what is free plus
+        what those pods hold covers every resource j asks for (the dry run then settles devices)."""
+        arr, st = self.arr, self.st
         ok = arr.rules.mask_of(j) & np.all(arr.req[j] <= arr.cap, axis=1)
         if arr.whole[j]:
             ok &= arr.devices >= arr.whole[j]
         elif arr.milli[j]:
             ok &= arr.devices >= 1
+        lower = np.flatnonzero(
+            (st.node_of >= 0) & (arr.prio < arr.prio[j]) & ((arr.origin < 0) | arr.movable)
+        )
+        freeable = st.free_t.T.copy()  # [N, R]
+        np.add.at(freeable, st.node_of[lower], arr.req[lower])
+        ok &= np.all(freeable >= arr.req[j], axis=1)
         idx = np.flatnonzero(ok)
         return idx[np.argsort(arr.name_rank[idx])]
 

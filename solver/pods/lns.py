@@ -32,9 +32,11 @@ from solver.pods.plans import EVICTIONS, MOVES, evaluate, senses
 MIN_K, MAX_K = 3, 48
 MAX_EXTRA_PER_NODE = 8  # pods left out that join a neighbourhood, per node in it
 SUB_TIME_S = 0.05  # per neighbourhood; its size adapts so most are proven within it
-# With one worker the search must be reproducible, so it stops after a number of neighbourhoods
-# fixed in advance from the budget (this estimate of one neighbourhood's cost is conservative).
-ITERATION_S = 0.03
+# With one worker the search must be reproducible, so it stops after a number of neighbourhoods fixed
+# in advance: half the budget divided by a neighbourhood's worst cost (its sub-solve limit, building,
+# and bookkeeping that grows with the cluster), so the wall clock does not cut it short even when the
+# machine runs at half speed.
+ITERATION_OVERHEAD_S = 0.01
 ITERATION_S_PER_POD = 1e-5
 
 
@@ -78,7 +80,13 @@ class LnsStats:
 
 class Lns:
     def __init__(
-        self, arr: Arrays, start: ClusterState, ctx: ExactContext, deadline: Deadline, bound: Bound | None
+        self,
+        arr: Arrays,
+        start: ClusterState,
+        ctx: ExactContext,
+        deadline: Deadline,
+        bound: Bound | None,
+        nominal_s: float,
     ):
         self.arr = arr
         self.st = start
@@ -95,8 +103,8 @@ class Lns:
         self.max_evictions = policy.max_evictions
         self.max_iterations: int | None = None
         if ctx.workers == 1:
-            per = ITERATION_S + ITERATION_S_PER_POD * arr.n_pods
-            self.max_iterations = max(1, int(deadline.time_limit_s / per))
+            per = SUB_TIME_S + ITERATION_OVERHEAD_S + ITERATION_S_PER_POD * arr.n_pods
+            self.max_iterations = max(1, int(nominal_s / (2 * per)))
 
     def run(self) -> ClusterState:
         arr = self.arr
@@ -182,8 +190,8 @@ class Lns:
         if agg.stuck:
             return
         seconds = min(SUB_TIME_S, self.deadline.remaining() - 0.005)
-        if seconds <= 0.005:
-            return
+        if seconds <= 0.005 or (self.max_iterations is not None and seconds < SUB_TIME_S):
+            return  # a shortened sub-solve would depend on the wall clock
         sub_deadline = self.deadline.sub(seconds)
         b = CpSatBuilder(sub_deadline)
         model = build(agg, b)
@@ -191,7 +199,7 @@ class Lns:
         local = {g: i for i, g in enumerate(nodes)}
         node_of = np.array([local.get(int(st.node_of[j]), -1) for j in members], dtype=np.int64)
         backend.set_hint(hint(model, node_of, [list(st.gpus_of[j]) for j in members]))
-        res = solve_lexicographic(backend, model.tiers, sub_deadline, 0.0)
+        res = solve_lexicographic(backend, model.tiers, sub_deadline, 0.0, SUB_TIME_S)
         if not backend.has_solution():
             self.k = max(MIN_K, self.k - 1)
             return
@@ -257,7 +265,7 @@ class Lns:
 def improve(
     arr: Arrays, start: ClusterState, ctx: ExactContext, seconds: float, bound: Bound | None = None
 ) -> tuple[ClusterState, LnsStats]:
-    """Search for `seconds`, never past the request's deadline less its reserve."""
+    """Search for `seconds` (a nominal budget), never past the request's deadline less its reserve."""
     deadline = ctx.deadline.sub(min(seconds, ctx.deadline.remaining() - ctx.reserve_s))
-    lns = Lns(arr, start, ctx, deadline, bound)
+    lns = Lns(arr, start, ctx, deadline, bound, seconds)
     return lns.run(), lns.stats

@@ -46,7 +46,7 @@ def to_plan(arr: Arrays, node_of: np.ndarray, gpus_of: Sequence[Sequence[int]]) 
     for j, pod in enumerate(pods):
         n = int(node_of[j])
         node = nodes[n].name if n >= 0 else None
-        gpus = sorted(int(d) for d in gpus_of[j]) if node else []
+        gpus = sorted(int(d) for d in gpus_of[j]) if node and len(gpus_of[j]) else []
         assignments.append(
             Assignment.model_construct(pod=pod.name, node=node, gpus=gpus)
         )  # trusted: no validation
