@@ -41,7 +41,6 @@ class Arrays:
     stay_ok: np.ndarray  # [P] bool: a running pod that may keep its node (no NoExecute taint expels it)
     origin_gpus: list[list[int]]  # devices a running pod holds (given, or assigned by best fit)
     rules: StaticRules = field(repr=False)
-    group_names: list[str] = field(default_factory=list)
     initial: ClusterState | None = field(default=None, repr=False)  # running pods in place, built once
     spec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [P] id of identical pods
 
@@ -101,7 +100,6 @@ def build_arrays(inst: PodsInstance) -> Arrays:
         stay_ok=np.zeros(len(pods), dtype=bool),
         origin_gpus=[[] for _ in pods],
         rules=StaticRules(nodes, pods),
-        group_names=list(groups),
     )
     for j, p in enumerate(pods):
         if p.node is not None:
