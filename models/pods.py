@@ -7,7 +7,7 @@ checked by `solver.pods.validate` so that their errors can name the exact path.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, NonNegativeInt
 
@@ -15,6 +15,11 @@ from models.common import SolveOptions, SolveResult, StrictModel
 
 GPU = "gpu"  # the resource whose devices are tracked one by one
 GPU_MILLI_PER_DEVICE = 1000
+MAX_AMOUNT = 10**12  # per resource and object: sums over a million pods stay exact in int64
+MAX_DEVICES = 256  # GPU devices per node
+
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+DeviceIndex = Annotated[int, Field(ge=0, lt=MAX_DEVICES)]
 
 Effect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
@@ -44,7 +49,7 @@ class AffinityTerm(StrictModel):
 
 class Node(StrictModel):
     name: str = Field(min_length=1)
-    capacity: dict[str, NonNegativeInt] = Field(
+    capacity: dict[str, Amount] = Field(
         description="Allocatable amounts by resource name (cpu_m, memory_mib, gpu = whole devices, ...)."
     )
     labels: dict[str, str] = Field(default_factory=dict)
@@ -55,10 +60,10 @@ class Node(StrictModel):
 class Pod(StrictModel):
     name: str = Field(min_length=1)
     group: str | None = Field(None, description="Workload (ReplicaSet) the pod belongs to.")
-    requests: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    requests: dict[str, Amount] = Field(default_factory=dict)
     priority: int = Field(0, ge=-(2**31), le=10**9)
     node: str | None = Field(None, description="Node a running pod is on; null for a pending pod.")
-    gpus: list[NonNegativeInt] | None = Field(
+    gpus: list[DeviceIndex] | None = Field(
         None,
         description="Device indices a running GPU pod holds; kept when it stays. Chosen for you if omitted.",
     )

@@ -1,16 +1,42 @@
 """The one request type every surface accepts, discriminated on `kind`.
 
-Adding a family is one member in each union below (and one entry in solver's registry);
-while pods is the only family the union has a single member.
+Adding a family is one member in each union below (and one entry in solver's registry).
+
+Pydantic puts the tag of a discriminated union at the front of every error location
+(`workflow.instance.tasks[0]...`); the request's own paths are what callers know, so the tag is
+taken off again, and a missing or unknown tag is reported at `kind`.
 """
 
 from __future__ import annotations
 
-from pydantic import TypeAdapter
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
 from models.pods import PodsRequest, PodsResult
+from models.workflow import WorkflowRequest, WorkflowResult
 
-SolveRequest = PodsRequest
-AnySolveResult = PodsResult
+KINDS = ("pods", "workflow")
+
+
+def _request_paths(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        errors = []
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            if loc and loc[0] in KINDS:
+                loc = loc[1:]
+            elif e["type"] in ("union_tag_not_found", "union_tag_invalid"):
+                loc = ("kind",)
+            errors.append({**e, "loc": loc})
+        raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
+
+
+SolveRequest = Annotated[
+    PodsRequest | WorkflowRequest, Field(discriminator="kind"), WrapValidator(_request_paths)
+]
+AnySolveResult = Annotated[PodsResult | WorkflowResult, Field(discriminator="kind")]
 
 request_adapter: TypeAdapter[SolveRequest] = TypeAdapter(SolveRequest)

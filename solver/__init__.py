@@ -15,12 +15,14 @@ from solver.engine import portfolio
 from solver.engine.budget import CancelToken
 from solver.engine.errors import FieldError, InvalidInstance
 from solver.engine.family import CheckReport, Family
-from solver.engine.portfolio import ProgressSink
+from solver.engine.portfolio import PlanSink, ProgressSink
 from solver.pods import FAMILY as PODS
+from solver.workflow import FAMILY as WORKFLOW
 
 # Adding a family: one line here and one member in models.request's unions.
 REGISTRY: dict[str, Family] = {
     PODS.kind: PODS,
+    WORKFLOW.kind: WORKFLOW,
 }
 
 
@@ -44,17 +46,21 @@ def solve(
     started: float | None = None,
     on_progress: ProgressSink | None = None,
     cancel: CancelToken | None = None,
+    on_plan: PlanSink | None = None,
 ) -> SolveResult:
     """Solve within request.options.time_limit_s, counted from `started` (default: now).
 
     `on_progress` receives each improving incumbent as it is found; `cancel.cancel()` (from another
-    thread) stops the search at once, and the best checked plan found so far is returned."""
+    thread) stops the search at once, and the best checked plan found so far is returned.
+    `on_plan(result)` receives, before the exact engine starts, a complete provisional answer built on
+    the best checked baseline plan (status `fallback`, or `optimal` if it meets the bound): what a
+    caller that must answer even if this solve dies answers with."""
     started = time.monotonic() if started is None else started
     if not isinstance(request, BaseModel):
         request = parse_request(request)
     family = REGISTRY[request.kind]
     with _instance_paths():
-        return portfolio.run(family, request.instance, request.options, started, on_progress, cancel)
+        return portfolio.run(family, request.instance, request.options, started, on_progress, cancel, on_plan)
 
 
 def validate(kind: str, instance: Any) -> Any:

@@ -63,6 +63,7 @@ class CpSatBackend:
         tiers: Sequence[Tier] = (),
         on_incumbent: Callable[[dict[str, float]], None] | None = None,
         token: CancelToken | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ):
         self.model = model
         self.options = options
@@ -70,6 +71,7 @@ class CpSatBackend:
         self._tiers = tiers
         self._on_incumbent = on_incumbent
         self._token = token
+        self._parameters = dict(parameters or {})  # a family's own SAT parameters (e.g. its subsolvers)
         self._solver: cp_model.CpSolver | None = None
         self.solution: list[int] | None = None
         self.solve_s = 0.0
@@ -128,6 +130,11 @@ class CpSatBackend:
             ) * DTIME_PER_WALL_S
         if self.options.relative_gap > 0:
             p.relative_gap_limit = self.options.relative_gap
+        for name, value in self._parameters.items():
+            if isinstance(value, list | tuple):
+                getattr(p, name).extend(value)
+            else:
+                setattr(p, name, value)
         callback = (
             _Incumbents(self._tiers, self._on_incumbent) if self._on_incumbent and self._tiers else None
         )

@@ -190,8 +190,10 @@ class PulpBackend:
         if status in ("optimal", "feasible"):
             self._snapshot()
         bound = solver.dual_bound
-        if bound is not None and self.problem.sense == pulp.LpMaximize:
-            bound = -bound  # HiGHS minimised the negated objective
+        if bound is not None:
+            if self.problem.sense == pulp.LpMaximize:
+                bound = -bound  # HiGHS minimised the negated objective
+            bound += float(self.problem.objective.constant)  # PuLP passes HiGHS the costs, not the constant
         return StageResult(status, bound, str(solver.model_status).rsplit(".", 1)[-1])
 
     def _solve_cbc(self, seconds: float) -> StageResult:
@@ -205,7 +207,10 @@ class PulpBackend:
             warmStart=bool(self.start),
             timeMode="elapsed",
         )
-        self.problem.solve(solver)
+        try:
+            self.problem.solve(solver)
+        except pulp.PulpSolverError as exc:  # CBC died (it can crash on a MIP start stopped by its limit)
+            return StageResult("unknown", None, f"CBC error: {exc}")
         sol = self.problem.sol_status
         if sol == pulp.LpSolutionOptimal:
             status: StageStatus = "optimal"

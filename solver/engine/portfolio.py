@@ -28,8 +28,10 @@ from solver.engine.objective import Bound, Objective
 log = logging.getLogger("schedopt.portfolio")
 
 MIN_RESERVE_S = 0.010  # kept back from the exact engine for decoding, checking and explaining
+MIN_ENGINE_S = 0.005  # below this the exact engine is not started at all
 NOMINAL_SHARE = 0.8  # of the time limit, what the exact engine nominally gets (the rest: heuristics, checks)
 ProgressSink = Callable[[ProgressPoint], None]
+PlanSink = Callable[[SolveResult], None]
 
 
 @dataclass
@@ -71,6 +73,7 @@ def run(
     started: float | None = None,
     on_progress: ProgressSink | None = None,
     cancel: CancelToken | None = None,
+    on_plan: PlanSink | None = None,
 ) -> SolveResult:
     deadline = Deadline(
         options.time_limit_s,
@@ -78,7 +81,7 @@ def run(
         token=cancel or CancelToken(),
     )
     with gc_paused():
-        return _run(family, instance, options, deadline, on_progress)
+        return _run(family, instance, options, deadline, on_progress, on_plan)
 
 
 def _run(
@@ -87,6 +90,7 @@ def _run(
     options: SolveOptions,
     deadline: Deadline,
     on_progress: ProgressSink | None,
+    on_plan: PlanSink | None,
 ) -> SolveResult:
     problem = family.prepare(instance)
     senses = family.senses(problem)
@@ -145,12 +149,34 @@ def _run(
             record(report.objective, None, f"heuristic:{run_.name}")
     stats.check_s += check_one_s * len(runs)
     bound = family.bound(problem)
+    if on_plan is not None and incumbent is not None:  # an answer to give if this process dies
+        provisional = Status.optimal if _meets(incumbent.objective, bound, senses, []) else Status.fallback
+        on_plan(
+            _finish(
+                family,
+                problem,
+                deadline,
+                stats.model_copy(),
+                senses,
+                provisional,
+                incumbent,
+                bound,
+                baselines,
+                [*warnings, "provisional: the exact engine's search did not finish"],
+                list(progress),
+                options,
+            )
+        )
 
     # 2. the exact engine, unless a heuristic already meets the bound or none was asked for
     engine = EngineName.cpsat if options.engine == EngineName.auto else options.engine
     outcome: ExactOutcome | None = None
     proven_by_bound = incumbent is not None and _meets(incumbent.objective, bound, senses, warnings)
-    if engine != EngineName.heuristic and not proven_by_bound:
+    reserve_s = max(MIN_RESERVE_S + 3 * check_one_s, family.reserve_s(problem))
+    no_time = deadline.remaining() < reserve_s + MIN_ENGINE_S
+    if no_time and engine != EngineName.heuristic and not proven_by_bound:
+        warnings.append(f"{engine.value}: no time left for the exact engine after the baselines")
+    if engine != EngineName.heuristic and not proven_by_bound and not no_time:
         ctx = ExactContext(
             deadline=deadline,
             options=options,
@@ -160,7 +186,7 @@ def _run(
                 record(obj, b, src) if options.return_progress or on_progress else None
             ),
             workers=stats.workers,
-            reserve_s=max(MIN_RESERVE_S + 3 * check_one_s, family.reserve_s(problem)),
+            reserve_s=reserve_s,
             bound=bound,
             nominal_s=NOMINAL_SHARE * options.time_limit_s - family.reserve_s(problem),
         )
@@ -242,6 +268,8 @@ def _run(
         )
     if exact is not None and outcome is not None and outcome.proven_optimal and chosen is exact:
         bound = lex.tighter(bound, chosen.objective, senses)
+    if not progress or lex.better(chosen.objective, progress[-1].objective, senses):
+        record(chosen.objective, bound, "final")  # e.g. a last repair pass after the engine's last report
     if bound is not None and lex.meets(chosen.objective, bound, senses):
         status = Status.optimal
     elif chosen.engine != "heuristic" or engine == EngineName.heuristic:

@@ -40,10 +40,16 @@ class PodsFamily:
         return senses(problem.inst)
 
     def heuristics(self, problem: Arrays, deadline: Deadline) -> Sequence[HeuristicRun]:
-        runs = []
+        """kube-default then best-fit decreasing; under a budget too small for the cluster a pass stops
+        at the deadline with the pods placed so far (still a valid plan) and says so in its name."""
+        runs: list[HeuristicRun] = []
         for name, algorithm in (("kube-default", kube_default), ("best-fit-decreasing", best_fit_decreasing)):
+            if runs and deadline.remaining() < 2 * runs[-1].seconds:  # keep time to check and answer
+                break
             t0 = time.perf_counter()
-            st = algorithm(problem)
+            st = algorithm(problem, deadline=deadline)
+            if st.stopped_early:
+                name += " (stopped at the time limit)"
             runs.append(
                 HeuristicRun(name, to_plan(problem, st.node_of, st.gpus_of), time.perf_counter() - t0)
             )

@@ -202,6 +202,7 @@ class ClusterState:
         self.on_node: list[set[int]] = [set() for _ in range(arr.n_nodes)]
         self.group_nodes: dict[int, dict[int, int]] = {}  # group -> node -> pods of it there
         self.version = np.zeros(arr.n_nodes, dtype=np.int64)  # bumped whenever a node's load changes
+        self.stopped_early = False  # a greedy pass cut short by the deadline
         if with_running:  # except those a NoExecute taint expels: they wait to be placed again
             for j in np.flatnonzero(arr.stay_ok):
                 self.place(int(j), int(arr.origin[j]), arr.origin_gpus[j])
@@ -219,6 +220,7 @@ class ClusterState:
         other.on_node = [set(s) for s in self.on_node]
         other.group_nodes = {g: dict(m) for g, m in self.group_nodes.items()}
         other.version = self.version.copy()
+        other.stopped_early = self.stopped_early
         return other
 
     def _devices_changed(self, n: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from solver.engine import objective as lex
+from solver.engine.errors import DeadlineExceeded
 from solver.engine.family import ExactContext, ExactOutcome
 from solver.pods.cluster import Arrays, ClusterState, state_from
 from solver.pods.exact import solve_model
@@ -45,7 +46,10 @@ def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
     if not whole_pass or stats.reason == "meets the bound":
         return lns_out
     rest = dataclasses.replace(ctx, hint=plan, nominal_s=budget - lns_s)
-    full = solve_model(agg, "cpsat", rest, "cpsat-lns+full")
+    try:
+        full = solve_model(agg, "cpsat", rest, "cpsat-lns+full")
+    except DeadlineExceeded:  # cancelled or out of time while building: the LNS plan stands
+        return lns_out
     full.notes.append(note)
     if full.plan is None:
         lns_out.bound, lns_out.build_s, lns_out.solve_s = full.bound, full.build_s, full.solve_s
@@ -57,11 +61,13 @@ def solve(arr: Arrays, ctx: ExactContext) -> ExactOutcome:
 
 
 def _best_start(arr: Arrays, ctx: ExactContext) -> ClusterState:
-    candidates = [dot_product_greedy(arr)]
+    # the greedy costs ~5 us per pod and node pair considered; skip it when the budget is that tight
+    tight = ctx.deadline.remaining() - ctx.reserve_s < 2e-5 * (arr.n_pods + arr.n_nodes)
+    candidates = [] if tight and ctx.hint is not None else [dot_product_greedy(arr)]
     if ctx.hint is not None:
         candidates.append(state_from(arr, *from_plan(arr, ctx.hint)))
     s = senses(arr.inst)
-    best = candidates[0]
+    best = candidates[0]  # never empty: the greedy runs whenever there is no hint
     for st in candidates[1:]:
         if lex.no_worse(evaluate(arr, st.node_of), evaluate(arr, best.node_of), s):
             best = st

@@ -16,8 +16,24 @@ def explain(arr: Arrays, plan: PodsPlan) -> list[Explanation]:
     st = state_from(arr, node_of, gpus_of)
     out = []
     names = [n.name for n in arr.inst.nodes]
-    for j in np.flatnonzero(node_of < 0):
-        out.append(_explain_one(arr, st, int(j), names))
+    seen: dict[tuple[int, str | None], tuple[str, Explanation]] = {}  # identical pods, same reason
+    for j in np.flatnonzero(node_of < 0).tolist():
+        pod = arr.inst.pods[j]
+        key = (int(arr.spec[j]), pod.node)
+        if key in seen:
+            first, e = seen[key]
+            out.append(
+                e.model_copy(
+                    update={
+                        "item": pod.name,
+                        "message": e.message.replace(f"pod {first} ", f"pod {pod.name} ", 1),
+                    }
+                )
+            )
+            continue
+        e = _explain_one(arr, st, j, names)
+        seen[key] = (pod.name, e)
+        out.append(e)
     return out
 
 

@@ -18,12 +18,14 @@ import heapq
 
 import numpy as np
 
+from solver.engine.budget import Deadline
 from solver.pods.cluster import CPU, FULL, MEMORY, Arrays, Chooser, ClusterState, initial_state
 
 MAX_SCORE = 100
 DEFAULT_MILLI_CPU = 100  # upstream's non-zero request defaults, used by LeastAllocated scoring
 DEFAULT_MEMORY_MIB = 200
 MIN_CANDIDATES_PERCENT, MIN_CANDIDATES_ABSOLUTE = 10, 100
+CHECK_EVERY = 32  # pods between deadline checks: a huge cluster under a tiny budget stops, partly placed
 
 
 class KubeScheduler:
@@ -91,11 +93,16 @@ class KubeScheduler:
         self._place(j, n)
         return True
 
-    def run(self) -> ClusterState:
+    def run(self, deadline: Deadline | None = None) -> ClusterState:
         arr = self.arr
         queue = [(-int(arr.prio[j]), int(j)) for j in np.flatnonzero(self.st.node_of < 0)]
         heapq.heapify(queue)
+        done = 0
         while queue:
+            done += 1
+            if deadline is not None and done % CHECK_EVERY == 0 and deadline.expired():
+                self.st.stopped_early = True
+                break
             _, j = heapq.heappop(queue)
             if self.schedule_one(j):
                 if arr.origin[j] >= 0:  # a preemption victim placed again: a move
@@ -207,11 +214,11 @@ class _DryRun:
         return not arr.milli[j] or int(self.dev.max()) >= arr.milli[j]
 
 
-def kube_default(arr: Arrays, preemption: bool = True) -> ClusterState:
-    return KubeScheduler(arr, preemption).run()
+def kube_default(arr: Arrays, preemption: bool = True, deadline: Deadline | None = None) -> ClusterState:
+    return KubeScheduler(arr, preemption).run(deadline)
 
 
-def best_fit_decreasing(arr: Arrays) -> ClusterState:
+def best_fit_decreasing(arr: Arrays, deadline: Deadline | None = None) -> ClusterState:
     """Highest priority first, largest first within a priority; each to the node it fills most."""
     st = initial_state(arr)
     pending = np.flatnonzero(st.node_of < 0)
@@ -234,7 +241,10 @@ def best_fit_decreasing(arr: Arrays) -> ClusterState:
         return total / max(1, terms)
 
     chooser = Chooser(fill)
-    for j in sorted(pending.tolist(), key=lambda j: (-int(arr.prio[j]), -float(size[j]), j)):
+    for i, j in enumerate(sorted(pending.tolist(), key=lambda j: (-int(arr.prio[j]), -float(size[j]), j))):
+        if deadline is not None and i % CHECK_EVERY == 0 and deadline.expired():
+            st.stopped_early = True
+            break
         n = chooser.best(st, j)
         if n is not None:
             st.place(j, n)

@@ -20,6 +20,7 @@ from models.pods import PodsInstance, Policy
 from solver.engine import objective as lex
 from solver.engine.budget import Deadline
 from solver.engine.cpsat import CpSatBackend
+from solver.engine.errors import DeadlineExceeded
 from solver.engine.family import ExactContext
 from solver.engine.lexicographic import solve_lexicographic
 from solver.engine.modeling import CpSatBuilder
@@ -127,7 +128,11 @@ class Lns:
             else:
                 nodes = self._around_displaced(away)
             if nodes:
-                self.step(nodes, out)
+                try:
+                    self.step(nodes, out)
+                except DeadlineExceeded:  # out of time, or cancelled, while building a sub-model
+                    self.stats.reason = "cancelled" if self.deadline.token.cancelled else "time"
+                    break
             self.stats.iterations += 1
         self.stats.final_k = self.k
         return fill(self.st)  # pods a neighbourhood displaced may fit elsewhere now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from models.pods import GPU, GPU_MILLI_PER_DEVICE, PodsInstance
+from models.pods import GPU, GPU_MILLI_PER_DEVICE, MAX_DEVICES, PodsInstance
 from solver.engine.errors import FieldError, InvalidInstance
 
 
@@ -12,6 +12,14 @@ def validate(inst: PodsInstance) -> None:
     errors: list[FieldError] = []
     node_at: dict[str, int] = {}
     for i, node in enumerate(inst.nodes):
+        if node.capacity.get(GPU, 0) > MAX_DEVICES:
+            errors.append(
+                FieldError(
+                    ("nodes", i, "capacity", GPU),
+                    f"at most {MAX_DEVICES} GPU devices per node",
+                    node.capacity[GPU],
+                )
+            )
         if node.name in node_at:
             errors.append(
                 FieldError(
@@ -29,6 +37,8 @@ def validate(inst: PodsInstance) -> None:
             )
         seen.setdefault(pod.name, j)
         whole = pod.requests.get(GPU, 0)
+        if whole > MAX_DEVICES:
+            errors.append(FieldError((*at, "requests", GPU), f"at most {MAX_DEVICES} whole GPUs", whole))
         if pod.gpu_milli is not None and whole:
             errors.append(
                 FieldError(

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pulp
+import pytest
 
 from models.common import SolveOptions
 from solver.engine.ilp import PulpBackend
@@ -35,3 +36,12 @@ def test_time_limited_highs_is_not_reported_optimal():
     assert result.status == "feasible" and backend.has_solution()
     assert result.bound is not None and result.bound > backend.evaluate(objective)
     assert pulp_says_optimal
+
+
+def test_highs_bound_includes_the_objective_constant():
+    prob, objective = hard_knapsack(items=30, dims=3)
+    backend = PulpBackend(prob, SolveOptions(), "highs")
+    backend.set_objective(1000 - objective, "min")  # a constant PuLP does not hand to HiGHS
+    result = backend.solve(5.0)
+    assert result.status == "optimal"
+    assert result.bound == pytest.approx(backend.evaluate(1000 - objective))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import solver
+from models.pods import PodsRequest
 from solver.engine import objective as lex
 from solver.pods.generate import paper_instance
 
@@ -137,3 +138,16 @@ def test_cancel_stops_a_long_search_and_keeps_the_best_plan():
     assert any("cancelled" in w for w in r.warnings)
     assert solver.check("pods", req["instance"], r.plan).ok
     assert lex.no_worse(r.objective, r.baseline.objective, r.objective_sense)
+
+
+def test_a_tiny_budget_on_the_full_cluster_still_answers_in_time():
+    # below ~0.2 s this cluster cannot be solved at all (validating 8,115 pods and checking one plan
+    # take ~0.1 s): the kube-default pass stops at the limit and its partial plan, checked, is the answer
+    req = PodsRequest.model_validate(shipped("alibaba-full", time_limit_s=0.15))
+    plans = []
+    t0 = time.monotonic()
+    r = solver.solve(req, started=t0, on_plan=plans.append)
+    assert time.monotonic() - t0 <= 0.35
+    assert solver.check("pods", req.instance, r.plan).ok
+    assert plans and plans[0].method.startswith("kube-default") and plans[0].status in ("fallback", "optimal")
+    assert r.baseline.name.startswith("kube-default")

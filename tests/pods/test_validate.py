@@ -85,3 +85,10 @@ def test_anti_affinity_needs_a_consistent_group():
 def test_unknown_field_is_named():
     errs = errors_of(request([{"name": "p", "prority": 3}]))
     assert "instance.pods[0].prority" in errs
+
+
+def test_amounts_are_bounded():
+    errs = errors_of(request([{"name": "p", "requests": {"cpu_m": 10**13}}]))
+    assert "less than or equal to 1000000000000" in errs["instance.pods[0].requests.cpu_m"]
+    errs = errors_of(request([], nodes=[{"name": "n", "capacity": {"gpu": 100000}}]))
+    assert "at most 256 GPU devices" in errs["instance.nodes[0].capacity.gpu"]
