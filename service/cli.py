@@ -65,6 +65,12 @@ def _emit(text: str, out: Path | None, summary: str) -> None:
     typer.echo(f"{summary} -> {out}", err=True)
 
 
+class InputFormat(StrEnum):
+    json = "json"
+    psplib = "psplib"
+    jobshop = "jobshop"
+
+
 @app.command()
 def solve(
     file: Annotated[Path, typer.Argument(help="SolveRequest JSON: {kind, instance, options}.")],
@@ -75,6 +81,14 @@ def solve(
     progress: Annotated[bool, typer.Option("--progress", help="Include the incumbent series.")] = False,
     out: Out = None,
     kind: Kind = None,
+    fmt: Annotated[
+        InputFormat,
+        typer.Option(
+            "--format",
+            help="json: a SolveRequest or (with --kind) a bare instance; psplib (.sm/.mm) and jobshop "
+            "(OR-Library, Taillard): a benchmark file, solved as a workflow instance.",
+        ),
+    ] = InputFormat.json,
 ) -> None:
     """Solve FILE and print the SolveResult; flags override the file's options.
 
@@ -89,7 +103,8 @@ def solve(
         "return_progress": ("--progress", True if progress else None),
     }
     with _reporting():
-        source = RequestFile(file, kind, {name: fv for name, fv in flags.items() if fv[1] is not None})
+        overrides = {name: fv for name, fv in flags.items() if fv[1] is not None}
+        source = RequestFile(file, kind, overrides, None if fmt is InputFormat.json else fmt.value)
         try:
             result = solver.solve(source.request, started=started)
         except InvalidInstance as exc:
@@ -191,6 +206,53 @@ def generate_pods(
         _emit(json.dumps(request, indent=2), out, summary)
 
 
+class WorkflowPreset(StrEnum):
+    agentic = "agentic"
+    migration = "migration"
+    training = "training"
+
+
+WORKFLOW_SIZE = {"agentic": "requests", "migration": "services", "training": "variants"}
+
+
+@generate_app.command("workflow")
+def generate_workflow(
+    preset: Annotated[
+        WorkflowPreset,
+        typer.Option(
+            help="agentic: LLM agent DAGs on H100/L4 pools within a GPU budget (weighted tardiness); "
+            "migration: a data-center migration with change windows and shared storage arrays (makespan); "
+            "training: a pretraining/fine-tuning pipeline on a GPU cluster (weighted completion)."
+        ),
+    ] = WorkflowPreset.agentic,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="agentic: user requests [6]; migration: services [12]; training: variants [3]."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    time_limit: TimeLimit = None,
+    out: Out = None,
+) -> None:
+    """Write a workflow SolveRequest: a seeded instance of a preset, and options with the time limit."""
+    from solver.workflow.generate import PRESETS
+
+    with _reporting():
+        options = _options(time_limit)
+        given = {} if size is None else {WORKFLOW_SIZE[preset.value]: size}
+        instance = PRESETS[preset.value](seed=seed, **given)
+        request = {
+            "kind": "workflow",
+            "instance": instance.model_dump(mode="json", exclude_defaults=True),
+            "options": {"time_limit_s": options.time_limit_s},
+        }
+        summary = (
+            f"workflow ({preset.value}): {len(instance.tasks)} tasks, {len(instance.resources)} resources"
+        )
+        _emit(json.dumps(request, indent=2), out, summary)
+
+
 def _options(time_limit: float | None) -> SolveOptions:
     try:
         return SolveOptions.model_validate({} if time_limit is None else {"time_limit_s": time_limit})
@@ -220,10 +282,15 @@ def _alibaba(**given: Any) -> PodsInstance:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind [default: SCHEDOPT_HOST].")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="[default: SCHEDOPT_PORT].")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="Solver processes [default: SCHEDOPT_WORKERS, the CPUs]."),
+    ] = None,
 ) -> None:
-    """Run the REST API (OpenAPI docs at /docs)."""
+    """Run the service: REST API (OpenAPI docs at /docs), solver workers, job store, k8s extender."""
     import uvicorn  # the web stack loads only for serve
 
+    from service import logs
     from service.api import create_app
 
     with _reporting():
@@ -232,9 +299,16 @@ def serve(
         except ValidationError as exc:
             lines = [f"SCHEDOPT_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()]
             raise InputError(lines) from None
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    logs.configure(settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.host if host is None else host,
         port=settings.port if port is None else port,
         log_level=settings.log_level,
+        log_config=None,  # our JSON handler (service.logs) formats uvicorn's records too
+        access_log=False,  # one access line per request comes from RequestContextMiddleware
+        # in-flight synchronous solves end within their budget; event streams are cut after this
+        timeout_graceful_shutdown=int(settings.sync_max_time_limit_s) + 5,
     )

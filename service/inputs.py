@@ -37,6 +37,25 @@ def read_json(path: Path) -> Any:
         raise InputError([f"{path}: not valid JSON: {exc}"]) from None
 
 
+def read_benchmark(path: Path, fmt: str) -> dict[str, Any]:
+    """A PSPLIB (.sm, .mm) or job-shop (OR-Library, Taillard) file as a workflow instance."""
+    from solver.workflow.formats import FormatError, read_jobshop, read_psplib
+
+    readers = {"psplib": read_psplib, "jobshop": read_jobshop}
+    if fmt not in readers:
+        raise InputError([f"--format: unknown format {fmt!r} (known: json, {', '.join(readers)})"])
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
+    try:
+        instance = readers[fmt](text)
+    except ValueError as exc:  # FormatError, or a value the instance model refuses
+        where = "" if isinstance(exc, FormatError) else "not a valid instance: "
+        raise InputError([f"{path}: {where}{exc}"]) from None
+    return instance.model_dump(mode="json", exclude_defaults=True)
+
+
 def check_kind(kind: str) -> None:
     if kind not in REGISTRY:
         raise InputError([f"--kind: unknown kind {kind!r} (known: {', '.join(sorted(REGISTRY))})"])
@@ -49,12 +68,20 @@ class RequestFile:
     the flag rather than a path the file does not contain.
     """
 
-    def __init__(self, path: Path, kind: str | None = None, overrides: Overrides | None = None):
+    def __init__(
+        self, path: Path, kind: str | None = None, overrides: Overrides | None = None, fmt: str | None = None
+    ):
         if kind is not None:
             check_kind(kind)
         overrides = overrides or {}
         self.flags = {name: flag for name, (flag, _) in overrides.items()}
-        data = read_json(path)
+        if fmt is not None:  # a benchmark file: a workflow instance, read by its format's reader
+            if kind not in (None, "workflow"):
+                raise InputError([f"--format {fmt}: reads workflow instances, not --kind {kind}"])
+            kind = "workflow"
+            data: Any = {"kind": kind, "instance": read_benchmark(path, fmt)}
+        else:
+            data = read_json(path)
         self.bare = kind is not None and not (isinstance(data, dict) and "instance" in data)
         if self.bare:
             data = {"kind": kind, "instance": data}

@@ -1,11 +1,15 @@
-"""Small pods requests for the service tests: every solve here takes well under a second."""
+"""Service test fixtures: small pods requests, and the real service on loopback (see helpers.py)."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.service.helpers import Live, live_server, service_settings
 
 
 @pytest.fixture
@@ -28,3 +32,9 @@ def request_data() -> dict[str, Any]:
             "options": {"time_limit_s": 0.3, "workers": 1},
         }
     )
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    with live_server(service_settings(tmp_path)) as server:
+        yield server

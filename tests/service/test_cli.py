@@ -233,9 +233,29 @@ def test_serve_runs_uvicorn_with_the_app(monkeypatch: pytest.MonkeyPatch) -> Non
     import uvicorn
     from fastapi import FastAPI
 
+    from service import logs
+
     calls: list[tuple[Any, dict[str, Any]]] = []
+    levels: list[str] = []
     monkeypatch.setattr(uvicorn, "run", lambda app_, **kwargs: calls.append((app_, kwargs)))
-    assert runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8123"]).exit_code == 0
+    monkeypatch.setattr(logs, "configure", levels.append)  # the real one reconfigures this process
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8123", "--workers", "3"])
+    assert result.exit_code == 0, result.stderr
     [(served, kwargs)] = calls
-    assert isinstance(served, FastAPI)
+    assert isinstance(served, FastAPI) and served.state.settings.workers == 3
     assert (kwargs["host"], kwargs["port"]) == ("0.0.0.0", 8123)
+    assert kwargs["log_config"] is None and kwargs["access_log"] is False  # JSON lines from our handler
+    assert levels == ["info"]
+
+
+def test_serve_names_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.settings import get_settings
+
+    monkeypatch.setenv("SCHEDOPT_WORKERS", "0")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.startswith("SCHEDOPT_WORKERS: ")
