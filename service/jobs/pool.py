@@ -138,7 +138,8 @@ class WorkerPool:
 
     async def start(self, timeout_s: float = 60.0) -> None:
         self._loop = asyncio.get_running_loop()
-        self._workers = list(await asyncio.gather(*(self._spawn(slot) for slot in range(self.size))))
+        for slot in range(self.size):  # in order: slot i is self._workers[i]
+            await self._spawn(slot)
         await self.wait_full(timeout_s)
 
     async def wait_full(self, timeout_s: float = 60.0) -> None:
@@ -255,6 +256,8 @@ class WorkerPool:
     # internals: spawning and replacing
 
     async def _spawn(self, slot: int) -> _Worker:
+        """Start a worker in `slot`. It takes the slot before its reader thread starts, so its Ready
+        (which may be handled before the caller resumes) always finds it there."""
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=worker.main,
@@ -265,6 +268,10 @@ class WorkerPool:
         await asyncio.get_running_loop().run_in_executor(None, proc.start)
         child.close()
         w = _Worker(slot, proc, parent)
+        if slot < len(self._workers):
+            self._workers[slot] = w  # a replacement
+        else:
+            self._workers.append(w)
         w.start_threads(self._deliver)
         return w
 
@@ -286,8 +293,6 @@ class WorkerPool:
         fresh = await self._spawn(dead.slot)
         if self._closing:
             fresh.kill()
-            return
-        self._workers[dead.slot] = fresh
 
     # internals: messages from workers (called on the loop thread)
 

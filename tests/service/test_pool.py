@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -83,6 +84,37 @@ def test_incumbents_stream_back_before_the_result() -> None:
             for a, b in zip(points, points[1:], strict=False)
         )
         assert lex.no_worse(result["objective"], points[0]["objective"], senses)  # never below the baseline
+
+    with_pool(test)
+
+
+def test_workers_ready_before_their_spawn_returns_still_fill_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loaded machine can hand a worker's Ready to the event loop before the code that spawned it
+    resumes (seen in CI: the pool never became full and the service did not start). Force that order:
+    start_threads returns only once the Ready is queued on the loop."""
+    from service.jobs import pool as pool_module
+
+    original = pool_module._Worker.start_threads
+
+    def start_threads_late(self: Any, deliver: Callable[..., None]) -> None:
+        queued = threading.Event()
+
+        def deliver_then_tell(w: Any, message: Any) -> None:
+            deliver(w, message)
+            queued.set()
+
+        original(self, deliver_then_tell)
+        assert queued.wait(30), "the worker sent nothing"
+
+    monkeypatch.setattr(pool_module._Worker, "start_threads", start_threads_late)
+
+    async def test(pool: WorkerPool) -> None:
+        assert pool.alive == 2
+        os.kill(pool.pids()[0], signal.SIGKILL)  # a replacement goes through the same path
+        await pool.wait_full(30)
+        assert pool.alive == 2
 
     with_pool(test)
 
