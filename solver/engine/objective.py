@@ -6,6 +6,7 @@ of None means "not bounded" from there on. Single-objective families are the one
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from models.common import Sense
@@ -37,6 +38,10 @@ def no_worse(a: Objective, b: Objective, senses: Senses) -> bool:
 
 def _compare(a: tuple[float, ...], b: tuple[float, ...]) -> int:
     for x, y in zip(a, b, strict=True):
+        if x == y:
+            continue
+        if math.isinf(x) or math.isinf(y):  # an unbounded component: no tolerance applies
+            return 1 if x > y else -1
         tol = _TOL * max(1.0, abs(x), abs(y))
         if x > y + tol:
             return 1

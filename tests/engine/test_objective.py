@@ -39,3 +39,10 @@ def test_tighter_picks_the_smaller_bound_and_unbounded_loses():
         "low": None,
         "evictions": None,
     }
+
+
+def test_a_bound_proven_on_a_later_tier_beats_an_open_one():
+    proven = {"high": 5, "low": 3, "evictions": 0}
+    open_ = {"high": 5, "low": None, "evictions": None}
+    assert lex.tighter(open_, proven, SENSES) == proven
+    assert lex.tighter(proven, open_, SENSES) == proven
