@@ -9,6 +9,7 @@ BENCHMARKS = [
     ("benchmarks.pods_paper_grid", ["--per-cell", "2", "--limits", "1,10"]),
     ("benchmarks.pods_alibaba", ["--running", "7000", "--pending", "1152", "--limits", "1,10"]),
     ("benchmarks.workflow_psplib", ["--limits", "1,10", "--ft10-limit", "120"]),
+    ("benchmarks.parallelism_mix", []),
     ("benchmarks.service_load", []),
     ("benchmarks.budget_overhead", []),
 ]

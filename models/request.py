@@ -13,10 +13,13 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
+from models.batching import BatchingRequest, BatchingResult
+from models.parallelism import ParallelismRequest, ParallelismResult
+from models.pipeline import PipelineRequest, PipelineResult
 from models.pods import PodsRequest, PodsResult
 from models.workflow import WorkflowRequest, WorkflowResult
 
-KINDS = ("pods", "workflow")
+KINDS = ("pods", "workflow", "parallelism", "batching", "pipeline")
 
 
 def _request_paths(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -35,8 +38,13 @@ def _request_paths(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
 
 
 SolveRequest = Annotated[
-    PodsRequest | WorkflowRequest, Field(discriminator="kind"), WrapValidator(_request_paths)
+    PodsRequest | WorkflowRequest | ParallelismRequest | BatchingRequest | PipelineRequest,
+    Field(discriminator="kind"),
+    WrapValidator(_request_paths),
 ]
-AnySolveResult = Annotated[PodsResult | WorkflowResult, Field(discriminator="kind")]
+AnySolveResult = Annotated[
+    PodsResult | WorkflowResult | ParallelismResult | BatchingResult | PipelineResult,
+    Field(discriminator="kind"),
+]
 
 request_adapter: TypeAdapter[SolveRequest] = TypeAdapter(SolveRequest)

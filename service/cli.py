@@ -69,6 +69,22 @@ class InputFormat(StrEnum):
     json = "json"
     psplib = "psplib"
     jobshop = "jobshop"
+    pipedream = "pipedream"
+    pipeedge = "pipeedge"
+
+
+class PipelineMode(StrEnum):
+    inference = "inference"
+    training = "training"
+
+
+class PipelineObjective(StrEnum):
+    throughput = "throughput"
+    latency = "latency"
+    pareto = "pareto"
+
+
+Pipeline = "pipedream/pipeedge"
 
 
 @app.command()
@@ -86,9 +102,38 @@ def solve(
         typer.Option(
             "--format",
             help="json: a SolveRequest or (with --kind) a bare instance; psplib (.sm/.mm) and jobshop "
-            "(OR-Library, Taillard): a benchmark file, solved as a workflow instance.",
+            "(OR-Library, Taillard): a benchmark file, solved as a workflow instance; pipedream (graph.txt) "
+            "and pipeedge (its YAML folder or models.yml): a profile, solved as a pipeline instance.",
         ),
     ] = InputFormat.json,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            help=f"{Pipeline}: N identical devices, or a device-set JSON (devices, network, speedup)."
+        ),
+    ] = None,
+    device_type: Annotated[
+        str | None, typer.Option(help=f"{Pipeline}: type of the N devices (default gpu).")
+    ] = None,
+    memory_gib: Annotated[
+        float | None, typer.Option(help=f"{Pipeline}: memory of the N devices [16].")
+    ] = None,
+    bandwidth_gbps: Annotated[
+        float | None, typer.Option(help=f"{Pipeline}: between the N devices [10].")
+    ] = None,
+    mode: Annotated[
+        PipelineMode | None, typer.Option(help="pipedream: inference or training (1F1B).")
+    ] = None,
+    objective: Annotated[
+        PipelineObjective | None, typer.Option(help=f"{Pipeline}: what to optimise (default throughput).")
+    ] = None,
+    microbatches: Annotated[
+        int | None, typer.Option(min=1, help="pipedream training: per batch [1].")
+    ] = None,
+    max_stages: Annotated[
+        int | None, typer.Option(min=1, help=f"{Pipeline}: at most this many stages.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="pipeedge: the model in models.yml [the first].")] = None,
 ) -> None:
     """Solve FILE and print the SolveResult; flags override the file's options.
 
@@ -104,7 +149,19 @@ def solve(
     }
     with _reporting():
         overrides = {name: fv for name, fv in flags.items() if fv[1] is not None}
-        source = RequestFile(file, kind, overrides, None if fmt is InputFormat.json else fmt.value)
+        given = {
+            "--devices": devices,
+            "--device-type": device_type,
+            "--memory-gib": memory_gib,
+            "--bandwidth-gbps": bandwidth_gbps,
+            "--mode": mode.value if mode else None,
+            "--objective": objective.value if objective else None,
+            "--microbatches": microbatches,
+            "--max-stages": max_stages,
+            "--model": model,
+        }
+        pipeline = {name: value for name, value in given.items() if value is not None}
+        source = RequestFile(file, kind, overrides, None if fmt is InputFormat.json else fmt.value, pipeline)
         try:
             result = solver.solve(source.request, started=started)
         except InvalidInstance as exc:
@@ -249,6 +306,60 @@ def generate_workflow(
         }
         summary = (
             f"workflow ({preset.value}): {len(instance.tasks)} tasks, {len(instance.resources)} resources"
+        )
+        _emit(json.dumps(request, indent=2), out, summary)
+
+
+class BatchingPreset(StrEnum):
+    azure = "azure"
+    tiny = "tiny"
+
+
+@generate_app.command("batching")
+def generate_batching(
+    preset: Annotated[
+        BatchingPreset,
+        typer.Option(
+            help="azure: a heavy-load step from the Azure LLM inference trace (2023, conversations); "
+            "tiny: a small random step exercising every rule."
+        ),
+    ] = BatchingPreset.azure,
+    waiting: Annotated[
+        int | None, typer.Option(min=0, help="Waiting requests [azure: 1000, tiny: 4].")
+    ] = None,
+    running: Annotated[
+        int | None, typer.Option(min=0, help="Running requests [azure: 256, tiny: 3].")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    time_limit: TimeLimit = None,
+    out: Out = None,
+) -> None:
+    """Write a batching SolveRequest: one scheduling step of an LLM server, and options with the time
+    limit."""
+    from solver.batching.generate import azure_step, tiny_step
+
+    with _reporting():
+        options = _options(time_limit)
+        try:
+            if preset is BatchingPreset.azure:
+                instance = azure_step(
+                    waiting=1000 if waiting is None else waiting,
+                    running=256 if running is None else running,
+                    seed=seed,
+                )
+            else:
+                instance = tiny_step(
+                    seed, running=3 if running is None else running, waiting=4 if waiting is None else waiting
+                )
+        except (OSError, ValueError) as exc:
+            raise InputError([f"--preset {preset.value}: {exc}"]) from None
+        request = {
+            "kind": "batching",
+            "instance": instance.model_dump(mode="json", exclude_defaults=True),
+            "options": {"time_limit_s": options.time_limit_s},
+        }
+        summary = (
+            f"batching ({preset.value}): {len(instance.running)} running, {len(instance.waiting)} waiting"
         )
         _emit(json.dumps(request, indent=2), out, summary)
 

@@ -11,11 +11,14 @@ from pydantic import BaseModel, ValidationError
 
 from models.common import SolveResult
 from models.request import SolveRequest, request_adapter
+from solver.batching import FAMILY as BATCHING
 from solver.engine import portfolio
 from solver.engine.budget import CancelToken
 from solver.engine.errors import FieldError, InvalidInstance
 from solver.engine.family import CheckReport, Family
 from solver.engine.portfolio import PlanSink, ProgressSink
+from solver.parallelism import FAMILY as PARALLELISM
+from solver.pipeline import FAMILY as PIPELINE
 from solver.pods import FAMILY as PODS
 from solver.workflow import FAMILY as WORKFLOW
 
@@ -23,6 +26,9 @@ from solver.workflow import FAMILY as WORKFLOW
 REGISTRY: dict[str, Family] = {
     PODS.kind: PODS,
     WORKFLOW.kind: WORKFLOW,
+    PARALLELISM.kind: PARALLELISM,
+    BATCHING.kind: BATCHING,
+    PIPELINE.kind: PIPELINE,
 }
 
 

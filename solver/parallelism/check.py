@@ -1,0 +1,320 @@
+"""Independent oracle: is a parallelism plan valid for its instance, and what is its objective?
+
+Shares nothing with the formulations: memory is recomputed here from the architecture, replicas are
+actually packed into each pool's nodes (first fit, largest first), the demand and the bucket slices are
+added up from the plan. Capacities and latencies are recomputed with the cost model (the physics the
+instance refers to) and the plan's figures must not claim more than it predicts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from models.parallelism import ParallelismInstance, ParallelismPlan, ReplicaGroup
+from solver.engine.family import CheckReport
+from solver.parallelism import costmodel as cm
+from solver.parallelism.problem import (
+    LATENCY_SCALE,
+    LEVELS,
+    PRICE_SCALE,
+    RATE_SCALE,
+    PoolInfo,
+    price_micro,
+    resolve_arch,
+    resolve_pools,
+    workload_lengths,
+)
+
+REL = 1e-6  # tolerance on recomputed predictions
+ABS_MS = 2e-3  # plans round times to 1 us
+
+
+def check(inst: ParallelismInstance, plan: ParallelismPlan) -> CheckReport:
+    v: list[str] = []
+    arch = resolve_arch(inst.model) if inst.candidates is None else None
+    pools = {p.name: p for p in resolve_pools(inst)}
+    lengths, shares = workload_lengths(inst)
+    w = inst.workload
+    demand = w.rate_rps * (1.0 + w.headroom)
+    buckets_mode = w.buckets is not None and inst.objective == "min_cost"
+    n_buckets = len(shares)
+    placed: dict[str, list[int]] = {}
+    slices_total = [0] * n_buckets
+    for i, g in enumerate(plan.replicas):
+        at = f"replicas[{i}] ({g.pool} TP{g.tp} PP{g.pp} x{g.count})"
+        pool = pools.get(g.pool)
+        if pool is None:
+            v.append(f"{at}: no pool named {g.pool!r}")
+            continue
+        if g.gpu != pool.gpu.name:
+            v.append(f"{at}: gpu {g.gpu!r} is not the pool's ({pool.gpu.name})")
+        if g.gpus_per_replica != g.tp * g.pp:
+            v.append(f"{at}: gpus_per_replica {g.gpus_per_replica} != tp x pp ({g.tp * g.pp})")
+        if (
+            abs(
+                g.cost_per_hour
+                - g.tp * g.pp * price_micro(inst.inventory[pool.index].cost_per_hour) / PRICE_SCALE
+            )
+            > 1e-9
+        ):
+            v.append(f"{at}: cost_per_hour {g.cost_per_hour} is not tp x pp x the pool's price")
+        if not cm.is_power_of_two(g.tp):
+            v.append(f"{at}: TP {g.tp} is not a power of two")
+        elif g.tp > pool.gpn and not (inst.tp_across_nodes and g.tp % pool.gpn == 0):
+            v.append(f"{at}: TP {g.tp} spans nodes of {pool.gpn} GPUs (tp_across_nodes is off)")
+        placed.setdefault(g.pool, []).extend(_items(g.tp, g.pp, pool.gpn) * g.count)
+        if inst.candidates is not None:
+            _measured(inst, g, at, v)
+        else:
+            assert arch is not None and lengths is not None
+            _modeled(inst, arch, pool, lengths, shares, g, at, v)
+        if g.load_rps < -1e-12 or (not buckets_mode and g.load_rps > g.capacity_rps * (1 + 1e-9) + 1e-9):
+            v.append(f"{at}: load {g.load_rps} req/s outside [0, capacity {g.capacity_rps}]")
+        if buckets_mode:
+            if g.bucket_slices is None or len(g.bucket_slices) != n_buckets or g.bucket_capacity_rps is None:
+                v.append(f"{at}: needs bucket_slices and bucket_capacity_rps, one per bucket ({n_buckets})")
+                continue
+            busy = 0.0
+            for b, s in enumerate(g.bucket_slices):
+                if s < 0:
+                    v.append(f"{at}: negative slices of bucket {b}")
+                if s <= 0:
+                    continue
+                slices_total[b] += s
+                cap_b = g.bucket_capacity_rps[b]
+                if cap_b <= 0:
+                    v.append(f"{at}: serves bucket {b}, which it cannot (capacity 0)")
+                    continue
+                busy += s * demand * shares[b] / w.slice_factor / cap_b
+            if busy > g.count * (1 + 1e-9):
+                v.append(f"{at}: its slices need {busy:.6f} replicas, it has {g.count}")
+        if inst.objective == "min_latency":
+            cap_q = round(g.capacity_rps * RATE_SCALE)
+            load_q = round(g.load_rps * RATE_SCALE)
+            if not any(load_q == cap_q * k // LEVELS for k in range(1, LEVELS + 1)):
+                v.append(
+                    f"{at}: min_latency sizes replicas at k/{LEVELS} of capacity; load {g.load_rps} is not"
+                )
+            if g.latency_ms is None:
+                v.append(f"{at}: no predicted latency")
+    _pack(inst, pools, placed, v)
+    if buckets_mode:
+        for b, s in enumerate(slices_total):
+            if s != w.slice_factor:
+                v.append(f"bucket {b}: {s} slices assigned, expected {w.slice_factor}")
+    elif inst.objective != "max_throughput":
+        carried = sum(g.count * g.load_rps for g in plan.replicas)
+        if carried < demand * (1 - 1e-9) - 1e-9:
+            v.append(
+                f"demand: the replicas carry {carried:.4f} req/s, below {demand:g} (rate x (1 + headroom))"
+            )
+    _totals(plan, v)
+    return CheckReport(v, objective(inst, plan))
+
+
+def objective(inst: ParallelismInstance, plan: ParallelismPlan) -> dict[str, float]:
+    price = {p.name or p.gpu: price_micro(p.cost_per_hour) for p in inst.inventory}
+    cost = sum(g.count * g.tp * g.pp * price.get(g.pool, 0) for g in plan.replicas) / PRICE_SCALE
+    if inst.objective == "max_throughput":
+        thr = sum(g.count * round(g.capacity_rps * RATE_SCALE) for g in plan.replicas) / RATE_SCALE
+        return {"throughput_rps": thr, "cost_per_hour": cost}
+    if inst.objective == "min_latency":
+        lat = max((round((g.latency_ms or 0.0) * LATENCY_SCALE) for g in plan.replicas), default=0)
+        return {"latency_ms": lat / LATENCY_SCALE, "cost_per_hour": cost}
+    return {"cost_per_hour": cost}
+
+
+def _items(tp: int, pp: int, gpn: int) -> list[int]:
+    """How one replica occupies nodes: TP groups never split; a pipeline whose TP x PP is a power of
+    two within a node runs in one node (its timing assumes the intra-node link)."""
+    if tp > gpn:
+        return [gpn] * (pp * (tp // gpn))
+    if pp > 1 and tp * pp <= gpn and cm.is_power_of_two(tp * pp):
+        return [tp * pp]
+    return [tp] * pp
+
+
+def _pack(
+    inst: ParallelismInstance, pools: dict[str, PoolInfo], placed: dict[str, list[int]], v: list[str]
+) -> None:
+    for name, items in placed.items():
+        pool = pools.get(name)
+        if pool is None or pool.count is None:
+            continue
+        used = sum(items)
+        if used > pool.count:
+            v.append(f"pool {name}: the plan uses {used} GPUs, the pool has {pool.count}")
+            continue
+        free = list(pool.nodes)
+        for size in sorted(items, reverse=True):
+            for k, f in enumerate(free):
+                if f >= size:
+                    free[k] -= size
+                    break
+            else:
+                v.append(
+                    f"pool {name}: a {size}-GPU group does not fit in any node ({len(pool.nodes)} nodes of "
+                    f"{pool.gpn} GPUs, {sum(free)} GPUs left in pieces of {max(free, default=0)} or fewer)"
+                )
+                break
+
+
+def _measured(inst: ParallelismInstance, g: ReplicaGroup, at: str, v: list[str]) -> None:
+    assert inst.candidates is not None
+    match = [
+        c
+        for c in inst.candidates
+        if (c.gpu, c.tp, c.pp, c.ep, c.max_batch) == (g.pool, g.tp, g.pp, g.ep, g.max_batch)
+    ]
+    if not match:
+        v.append(f"{at}: not one of the measured candidates")
+        return
+    caps = match[0].capacity_rps if isinstance(match[0].capacity_rps, list) else [match[0].capacity_rps]
+    stated = g.bucket_capacity_rps if g.bucket_capacity_rps is not None else [g.capacity_rps]
+    if len(stated) != len(caps) or any(s > c + 1e-9 for s, c in zip(stated, caps, strict=False)):
+        v.append(f"{at}: capacities {stated} above the measured {caps}")
+    _mix_claim(g, caps, inst, at, v)
+
+
+def _mix_claim(g: ReplicaGroup, caps: list[float], inst: ParallelismInstance, at: str, v: list[str]) -> None:
+    _, shares = workload_lengths(inst)
+    if any(c <= 0 for c, s in zip(caps, shares, strict=False) if s > 0):
+        mix = 0.0
+    else:
+        mix = 1.0 / sum(s / c for c, s in zip(caps, shares, strict=False) if s > 0)
+    if g.capacity_rps > mix * (1 + 1e-9) + 1e-9:
+        v.append(f"{at}: capacity {g.capacity_rps} req/s above its {mix:.4f} on the workload mix")
+
+
+def _modeled(
+    inst: ParallelismInstance,
+    arch: cm.Arch,
+    pool: PoolInfo,
+    lengths: list[cm.Lengths],
+    shares: list[float],
+    g: ReplicaGroup,
+    at: str,
+    v: list[str],
+) -> None:
+    L, h, a, kvh, d = arch.n_layers, arch.hidden, arch.heads, arch.kv_heads, arch.head_dim
+    if a % g.tp or not (kvh % g.tp == 0 or g.tp % kvh == 0) or arch.ffn % g.tp:
+        v.append(f"{at}: TP {g.tp} does not split {a} heads / {kvh} KV heads / ffn {arch.ffn}")
+        return
+    if L % g.pp:
+        v.append(f"{at}: PP {g.pp} does not divide {L} layers")
+        return
+    if g.ep != 1 and not (arch.experts > 1 and g.ep == g.tp and arch.experts % g.ep == 0):
+        v.append(f"{at}: EP {g.ep} invalid (1, or TP for an MoE model whose experts it divides)")
+        return
+    if g.max_batch is None or g.max_batch < 1:
+        v.append(f"{at}: needs a batch cap")
+        return
+    # memory, recomputed from the architecture
+    heads_kv = math.ceil(kvh / g.tp)
+    per_layer = 2 * h * d * a / g.tp + 2 * h * d * heads_kv + arch.experts * 3 * h * arch.ffn / g.tp
+    if arch.qkv_bias:
+        per_layer += d * (a / g.tp + 2 * heads_kv)
+    if arch.experts > 1:
+        per_layer += h * arch.experts
+    embed = arch.vocab * h / g.tp * (2 if g.pp == 1 and not arch.tied_embeddings else 1)
+    weights = arch.weight_bytes * (L / g.pp * per_layer + embed)
+    if g.weights_gib_per_gpu is None or abs(g.weights_gib_per_gpu - weights / cm.GIB) > 1e-3:
+        v.append(
+            f"{at}: weights_gib_per_gpu {g.weights_gib_per_gpu} but the model puts {weights / cm.GIB:.4f} GiB"
+        )
+    workspace = pool.cal.workspace_gib * cm.GIB + 2048 * (4 * h + 2 * arch.top_k * arch.ffn / g.tp) * 2
+    free = pool.gpu.memory_gib * cm.GIB * pool.cal.memory_utilization - weights - workspace
+    per_token = 2 * (L / g.pp) * heads_kv * d * arch.kv_bytes
+    room = math.floor(max(free, 0.0) / per_token)
+    need = min(ln.reserved for ln in lengths)
+    if free <= 0:
+        v.append(
+            f"{at}: {weights / cm.GIB:.2f} GiB of weights per GPU do not fit {pool.gpu.memory_gib:g} GiB"
+        )
+        return
+    if g.kv_tokens is None or g.kv_tokens > room:
+        v.append(f"{at}: kv_tokens {g.kv_tokens} above the {room} the memory left holds")
+    if room < need:
+        v.append(f"{at}: KV cache of {room} tokens cannot hold one request ({need:g} tokens)")
+        return
+    # capacity and predictions, recomputed with the cost model at the plan's batch cap, every bucket at once
+    items = _items(g.tp, g.pp, pool.gpn)
+    tp_in_node = g.tp <= pool.gpn
+    pp_in_node = g.pp == 1 or (len(items) == 1 and tp_in_node)
+    nb = len(lengths)
+    hw = cm.Hardware.build(
+        [pool.gpu] * nb,
+        [pool.cal] * nb,
+        [g.tp] * nb,
+        [g.pp] * nb,
+        [g.ep] * nb,
+        [tp_in_node] * nb,
+        [pp_in_node] * nb,
+    )
+    slo = cm.Slo(
+        None if inst.workload.ttft_ms is None else inst.workload.ttft_ms / 1e3,
+        None if inst.workload.tpot_ms is None else inst.workload.tpot_ms / 1e3,
+    )
+    curve = cm.curve(arch, hw, cm.Lengths.stack(lengths), np.full(nb, float(room)))
+    caps = [float(x) for x in cm.capacity(curve, slo, max_batch=np.full(nb, g.max_batch)).rate]
+    stated = g.bucket_capacity_rps if g.bucket_capacity_rps is not None else [g.capacity_rps]
+    if len(stated) != len(caps):
+        v.append(f"{at}: {len(stated)} bucket capacities for {len(caps)} buckets")
+        return
+    for b, (s, c) in enumerate(zip(stated, caps, strict=True)):
+        if s > c + 1.5 / RATE_SCALE:
+            v.append(f"{at}: capacity {s} req/s (bucket {b}) above the {c:.4f} the cost model predicts")
+    _mix_claim(g, caps, inst, at, v)
+    # predicted latencies at the plan's load, and the SLOs
+    if g.ttft_ms is None or g.tpot_ms is None:
+        v.append(f"{at}: no predicted TTFT/TPOT")
+        return
+    buckets_mode = inst.workload.buckets is not None and inst.objective == "min_cost"
+    if buckets_mode:
+        slices = g.bucket_slices or [0] * nb
+        dem = inst.workload.rate_rps * (1 + inst.workload.headroom)
+        busy = [
+            s * dem * shares[b] / inst.workload.slice_factor / stated[b]
+            for b, s in enumerate(slices)
+            if s and stated[b] > 0
+        ]
+        util = sum(busy) / g.count
+        rates = {b: util * stated[b] for b, s in enumerate(slices) if s}
+    elif nb == 1:
+        rates = {0: g.load_rps}
+    else:
+        util = g.load_rps / g.capacity_rps if g.capacity_rps else 0.0
+        rates = {b: util * stated[b] for b in range(nb)}
+    if not rates:
+        return
+    point = cm.at_rate(curve, np.array([rates.get(b, 0.0) for b in range(nb)]))
+    served = list(rates)
+    worst = [max(float(point[key][b]) * 1e3 for b in served) for key in ("ttft", "tpot", "latency")]
+    claims = (
+        ("ttft_ms", g.ttft_ms, worst[0]),
+        ("tpot_ms", g.tpot_ms, worst[1]),
+        ("latency_ms", g.latency_ms, worst[2]),
+    )
+    for name, got, want in claims:
+        if got is not None and abs(got - want) > ABS_MS + REL * want:
+            v.append(f"{at}: {name} {got} but the cost model predicts {want:.4f} at its load")
+    if slo.ttft_s is not None and worst[0] > slo.ttft_s * 1e3 * (1 + REL):
+        v.append(f"{at}: predicted TTFT {worst[0]:.2f} ms above the {inst.workload.ttft_ms:g} ms target")
+    if slo.tpot_s is not None and worst[1] > slo.tpot_s * 1e3 * (1 + REL):
+        v.append(f"{at}: predicted TPOT {worst[1]:.2f} ms above the {inst.workload.tpot_ms:g} ms target")
+
+
+def _totals(plan: ParallelismPlan, v: list[str]) -> None:
+    t = plan.totals
+    replicas = sum(g.count for g in plan.replicas)
+    gpus = sum(g.count * g.gpus_per_replica for g in plan.replicas)
+    cost = sum(g.count * g.cost_per_hour for g in plan.replicas)
+    if t.replicas != replicas or t.gpus != gpus:
+        v.append(f"totals: {t.replicas} replicas / {t.gpus} GPUs, the groups add up to {replicas} / {gpus}")
+    if abs(t.cost_per_hour - cost) > 1e-6 * max(1.0, cost):
+        v.append(f"totals: cost_per_hour {t.cost_per_hour}, the groups add up to {cost}")
+    for i, g in enumerate(plan.replicas):
+        if abs(g.total_cost_per_hour - g.count * g.cost_per_hour) > 1e-6 * max(1.0, g.total_cost_per_hour):
+            v.append(f"replicas[{i}]: total_cost_per_hour is not count x cost_per_hour")

@@ -1,0 +1,97 @@
+"""The peak formula (max over k of k * b(k) + held tokens of the k longest-remaining requests) equals a
+step-by-step simulation of the batch's memory, on random batches; so do the checker's sweep, the
+incremental grid of the heuristics and the prefix-aware batch peak."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from solver.batching import FAMILY
+from solver.batching import check as checker
+from solver.batching.generate import tiny_step
+from solver.batching.memory import Grid
+from solver.batching.problem import batch_peaks, peaks_of
+
+
+def simulate_memory(held: np.ndarray, life: np.ndarray, grow: np.ndarray) -> int:
+    """Step by step: at step t every item still alive (t <= life) holds held (+ t if it grows)."""
+    peak = 0
+    for t in range(1, int(life.max()) + 1):
+        alive = life >= t
+        peak = max(peak, int((held[alive] + t * grow[alive]).sum()))
+    return peak
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_formula_equals_step_by_step_simulation(seed):
+    rng = np.random.default_rng(seed)
+    s, m = int(rng.integers(1, 4)), int(rng.integers(1, 30))
+    held = rng.integers(0, 500, size=m)
+    life = rng.integers(1, 60, size=(s, m))
+    if seed % 3 == 0:  # ties
+        life = rng.integers(1, 4, size=(s, m))
+    grow = (rng.random(m) < 0.8).astype(np.int64)
+    formula = peaks_of(held, life, grow)
+    for k in range(s):
+        assert formula[k] == simulate_memory(held, life[k], grow)
+
+
+def test_formula_on_a_worked_example():
+    # remaining 3, 2, 1 with held 10, 20, 30: step 1 holds 63, step 2: 34, step 3: 13
+    held = np.array([30, 10, 20])
+    life = np.array([[1, 3, 2]])
+    assert peaks_of(held, life, np.ones(3, dtype=np.int64)).tolist() == [63]
+    assert simulate_memory(held, life[0], np.ones(3, dtype=np.int64)) == 63
+
+
+def _simulated_batch(p, kept, admitted):
+    """The batch of a prepared step simulated step by step, prefixes held while any holder lives."""
+    run = np.flatnonzero(kept)
+    held = np.concatenate([p.r_held[run], p.w_held[admitted]])
+    owner = np.concatenate([p.r_prefix[run], p.w_prefix[admitted]])
+    out = []
+    for s in range(p.scenarios):
+        life = np.concatenate([p.life[s, run], p.life[s, p.nr + admitted]])
+        peak = 0
+        for t in range(1, int(life.max(initial=0)) + 1):
+            alive = life >= t
+            mem = int((held[alive] + t).sum())
+            mem += sum(int(p.px_held[x]) for x in set(owner[alive & (owner >= 0)].tolist()))
+            peak = max(peak, mem)
+        out.append(peak)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_batch_peak_checker_sweep_and_grid_agree_with_simulation(seed):
+    inst = tiny_step(seed, running=4, waiting=5)
+    p = FAMILY.prepare(inst)
+    rng = np.random.default_rng(seed)
+    kept = rng.random(p.nr) < 0.7
+    admitted = np.flatnonzero(rng.random(p.nw) < 0.5)
+    expected = _simulated_batch(p, kept, admitted)
+    assert batch_peaks(p, kept, admitted).tolist() == expected
+    grid = Grid(p, p.life[:, : p.nr], kept)
+    for j in admitted.tolist():
+        before = grid.peak_with(int(grid.item[j]))
+        grid.add(int(grid.item[j]))
+        assert before.tolist() == grid.peak().tolist()
+    assert grid.peak().tolist() == expected
+    # the checker's own sweep, from the instance: same numbers
+    resident = {r.prefix_id: r.prefix_tokens for r in inst.running if r.prefix_id is not None}
+    run = np.flatnonzero(kept)
+    life = np.concatenate([p.life[:, run], p.life[:, p.nr + admitted]], axis=1)
+    held = np.concatenate([p.r_held[run], p.w_held[admitted]])
+    owner = [inst.running[i].prefix_id for i in run.tolist()] + [
+        inst.waiting[j].prefix_id if inst.waiting[j].prefix_id in resident else None
+        for j in admitted.tolist()
+    ]
+    assert checker._sweep(life, held, owner, resident, inst.block_tokens).tolist() == expected
+    # removing (preempting) restores the batch without that request
+    if kept.any():
+        i = int(np.flatnonzero(kept)[0])
+        grid.remove(i)
+        kept2 = kept.copy()
+        kept2[i] = False
+        assert grid.peak().tolist() == _simulated_batch(p, kept2, admitted)
