@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench notebooks lint clean
 
 install: $(STAMP)
 
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all
+
+notebooks: $(STAMP)
+	$(PY) -m notebooks.execute
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check models solver service tests benchmarks

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 
+from service.planning.compare import machine  # noqa: F401  (re-exported: every benchmark's header)
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    today = datetime.date.today().isoformat()
-    return f"{today}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

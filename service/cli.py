@@ -21,6 +21,7 @@ import solver
 from models.common import EngineName, SolveOptions
 from models.pods import PodsInstance
 from service.inputs import InputError, RequestFile, json_path, load_plan
+from service.planning.commands import batch, compare
 from service.settings import get_settings
 from solver.engine.errors import InvalidInstance
 from solver.pods.generate import paper_instance
@@ -35,6 +36,8 @@ app = typer.Typer(
 )
 generate_app = typer.Typer(help="Write seeded instances as SolveRequest JSON.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
+app.command()(batch)  # many instances at once, locally or on Ray: service/planning
+app.command()(compare)
 
 Kind = Annotated[str | None, typer.Option(help="Problem family; with it, FILE may be a bare instance.")]
 Out = Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write here, not to stdout.")]
