@@ -255,6 +255,18 @@ def start_values(p: Problem, arcs: ArcSet, placement: Placement | None) -> tuple
     return x, y
 
 
+def start_bottleneck(xs: list[int], ys: list[int], bott: np.ndarray, cut: np.ndarray) -> float:
+    """The bottleneck variable's start value: the largest time of a chosen stage arc or cut arc."""
+    return float(max((bott * xs).max(initial=0), (cut * ys).max(initial=0)))
+
+
+def forbidden(arcs: ArcSet, threshold_ms: float) -> tuple[list[int], list[int]]:
+    """The stage arcs and cut arcs whose time reaches threshold_ms: what a plan strictly below that
+    bottleneck cannot use."""
+    limit = threshold_ms * (1 - 1e-12)
+    return np.flatnonzero(arcs.bott >= limit).tolist(), np.flatnonzero(arcs.cut_ms >= limit).tolist()
+
+
 def arcs_of(p: Problem, arcs: ArcSet, placement: Placement) -> tuple[list[int], list[int]] | None:
     """The arc and cut-arc indices of a placement (None when one of them is not in the set)."""
     chosen = []

@@ -77,12 +77,15 @@ def extensions(
 
 
 def work_estimate(p: Problem, lat: Lattice | None, scalar: bool | None = None) -> float:
-    """Elementary operations of one feasibility test (for deciding whether the DP pays); scalar: the DP
-    with one cut time for every class pair [default: when the problem has one]."""
+    """Elementary operations of one feasibility test (for deciding whether the DP pays; inf when its
+    table exceeds MAX_BITSET); scalar: the DP with one cut time for every class pair [default: when the
+    problem has one]."""
     if lat is None:
         return math.inf
     if p.uniform_cut is not None if scalar is None else scalar:
         return lat.size * p.C * 30.0 + len(lat.levels) * p.C * 3000.0
+    if lat.size * p.C * (p.L + 1) > MAX_BITSET:  # its boolean table would not fit in memory
+        return math.inf
     return lat.size * p.C * (p.C + 8) * (p.L + 1) * 1.0 + len(lat.levels) * p.C * 3000.0
 
 

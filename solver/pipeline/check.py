@@ -2,16 +2,16 @@
 
 Shares no code with the engines (not the prepared arrays, not the classes, not the path options): layer
 times are summed layer by layer from the instance, memory recomputed from the contract's formula, and each
-transfer timed over the network with networkx, for the two devices the plan puts side by side. A front
+transfer timed over the network by its own best-path search, for the two devices the plan puts side by
+side. A front
 is checked plan by plan, then for order and non-dominance.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
-
-import networkx as nx
 
 from models.pipeline import BOTTLENECK, HYPERVOLUME, LATENCY, ParetoFront, PipelineInstance, StagePlan
 from solver.engine.family import CheckReport
@@ -27,19 +27,20 @@ def _same(x: float, y: float) -> bool:
 
 class _Net:
     """Best-path transfer times between two devices. One bandwidth and one latency for every pair: the
-    direct link is best (any other path adds latency at the same width). Otherwise, for each link width
-    w, the least-latency path over links at least w wide (networkx Dijkstra); a transfer takes the best of
-    bytes / w + that latency over the widths."""
+    direct link is best (any other path adds latency at the same width). Otherwise a bicriteria search
+    from the sender, least latency first: a path to a device is followed only if it is wider than every
+    path followed there before (those have no more latency) and if bytes / width + latency, which only
+    grows along a path, is still below the best time found to the receiver."""
 
     def __init__(self, inst: PipelineInstance):
         self.names = [d.name for d in inst.devices]
         net = inst.network
         self.direct: tuple[float, float] | None = None
-        edges: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        self.out: dict[str, list[tuple[str, float, float]]] = {name: [] for name in self.names}
         if net.links is not None:
             for link in net.links:
                 for u, v in ((link.a, link.b), (link.b, link.a)):
-                    edges.setdefault((u, v), []).append((link.bandwidth_gbps, link.latency_ms))
+                    self.out[u].append((v, float(link.bandwidth_gbps), float(link.latency_ms)))
         elif isinstance(net.bandwidth_gbps, int | float) and isinstance(net.latency_ms, int | float):
             self.direct = (float(net.bandwidth_gbps), float(net.latency_ms))
         else:
@@ -49,52 +50,51 @@ class _Net:
                     b = bw if isinstance(bw, int | float) else bw[i][j]  # type: ignore[index]
                     la = lat if isinstance(lat, int | float) else lat[i][j]
                     if i != j and b is not None and b > 0:
-                        edges.setdefault((u, v), []).append((float(b), float(la)))
-        self.edges = edges
-        self.widths = sorted({b for links in edges.values() for b, _ in links}, reverse=True)
-        self.graphs: dict[float, nx.DiGraph] = {}
-        self.cache: dict[tuple[str, str], list[tuple[float, float]]] = {}
-
-    def _graph(self, w: float) -> nx.DiGraph:
-        if w not in self.graphs:
-            g = nx.DiGraph()
-            g.add_nodes_from(self.names)
-            for (u, v), links in self.edges.items():
-                lats = [lat for b, lat in links if b >= w]
-                if lats:
-                    g.add_edge(u, v, lat=min(lats))
-            self.graphs[w] = g
-        return self.graphs[w]
-
-    def routes(self, u: str, v: str) -> list[tuple[float, float]]:
-        if self.direct is not None:
-            return [self.direct]
-        key = (u, v)
-        if key not in self.cache:
-            out = []
-            for w in self.widths:
-                try:
-                    out.append((w, float(nx.dijkstra_path_length(self._graph(w), u, v, weight="lat"))))
-                except nx.NetworkXNoPath:
-                    continue
-            self.cache[key] = out
-        return self.cache[key]
+                        self.out[u].append((v, float(b), float(la)))
+        self.cache: dict[tuple[str, str, float], float] = {}
 
     def ms(self, u: str, v: str, nbytes: float) -> float:
-        times = [nbytes * 8 / (w * 1e9) * 1e3 + lat for w, lat in self.routes(u, v)]
-        return min(times, default=math.inf)
+        def took(width: float, lat: float) -> float:
+            return nbytes * 8 / (width * 1e9) * 1e3 + lat
 
-    def slowest(self, nbytes: float) -> float:
-        """The slowest finite transfer of nbytes between two distinct devices."""
         if self.direct is not None:
-            return nbytes * 8 / (self.direct[0] * 1e9) * 1e3 + self.direct[1] if len(self.names) > 1 else 0.0
-        worst = 0.0
-        for w in self.widths:
-            for u, dist in nx.all_pairs_dijkstra_path_length(self._graph(w), weight="lat"):
-                for v in dist:
-                    if u != v:
-                        worst = max(worst, self.ms(u, v, nbytes))
-        return worst
+            return took(*self.direct)
+        key = (u, v, nbytes)
+        if key in self.cache:
+            return self.cache[key]
+        best = math.inf
+        widest: dict[str, float] = {}
+        heap: list[tuple[float, float, str]] = [(0.0, -math.inf, u)]
+        while heap:
+            lat, neg_width, x = heapq.heappop(heap)
+            width = -neg_width
+            if width <= widest.get(x, 0.0) or took(width, lat) >= best:
+                continue
+            widest[x] = width
+            for y, b, la in self.out[x]:
+                w2, l2 = min(width, b), lat + la
+                if w2 <= widest.get(y, 0.0) or took(w2, l2) >= best:
+                    continue
+                if y == v:
+                    best = took(w2, l2)  # going on from the receiver only adds
+                else:
+                    heapq.heappush(heap, (l2, -w2, y))
+        self.cache[key] = best
+        return best
+
+    def slowest_bound(self, nbytes: float) -> float:
+        """At least the slowest finite transfer of nbytes between two distinct devices: exact with one
+        bandwidth for every pair; otherwise a path of at most (devices - 1) links, none narrower than the
+        narrowest link nor slower than the slowest."""
+        if len(self.names) < 2:
+            return 0.0
+        if self.direct is not None:
+            return nbytes * 8 / (self.direct[0] * 1e9) * 1e3 + self.direct[1]
+        links = [(b, la) for edges in self.out.values() for _, b, la in edges]
+        if not links:
+            return 0.0
+        narrowest, slowest = min(b for b, _ in links), max(la for _, la in links)
+        return nbytes * 8 / (narrowest * 1e9) * 1e3 + (len(self.names) - 1) * slowest
 
 
 class _Oracle:
@@ -130,7 +130,7 @@ class _Oracle:
             max(self.layer_ms(k, t, tf) for t, tf in types.items()) for k in range(len(self.inst.layers))
         )
         biggest = max((layer.activation_bytes for layer in self.inst.layers[:-1]), default=0)
-        worst = self.passes * self.net.slowest(biggest)
+        worst = self.passes * self.net.slowest_bound(biggest)
         return total + (self.max_stages - 1) * worst + 1.0
 
     def single(self, plan: StagePlan, where: str = "") -> tuple[list[str], float, float]:

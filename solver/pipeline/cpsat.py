@@ -26,6 +26,7 @@ from ortools.sat.python import cp_model
 from models.common import SolveOptions
 from solver.engine.budget import Deadline
 from solver.engine.cpsat import CpSatBackend, model_size
+from solver.pipeline import arcs as arcset
 from solver.pipeline.arcs import ArcSet, decode, flow_rows, incidence, start_values
 from solver.pipeline.problem import Placement, Problem
 
@@ -134,16 +135,13 @@ class CpArcs:
         """Latency within latency_ms (plus the rounding of every term, so no such plan is cut off)."""
         self.model.add(self.latency <= math.floor(latency_ms / self.u) + self.p.kmax)
 
-    def forbid(self, threshold_ms: float) -> int:
+    def forbid(self, threshold_ms: float) -> None:
         """Fix to 0 every arc and cut arc whose time reaches threshold_ms (what a plan strictly below that
-        bottleneck cannot use); returns how many arcs are left."""
-        limit = threshold_ms * (1 - 1e-12)
+        bottleneck cannot use)."""
+        xs, ys = arcset.forbidden(self.arcs, threshold_ms)
         proto = self.model.proto
-        for var in [self.x[k] for k in np.flatnonzero(self.arcs.bott >= limit).tolist()] + [
-            self.y[i] for i in np.flatnonzero(self.arcs.cut_ms >= limit).tolist()
-        ]:
+        for var in [self.x[k] for k in xs] + [self.y[i] for i in ys]:
             proto.variables[var.index].domain[1] = 0  # a Boolean's domain [0, 1] becomes [0, 0]
-        return int((self.arcs.bott < limit).sum())
 
     def hint(self, placement: Placement | None) -> bool:
         start = start_values(self.p, self.arcs, placement)
@@ -152,7 +150,7 @@ class CpArcs:
         xs, ys = start
         values: dict[Any, int] = dict(zip(self.x, xs, strict=True)) | dict(zip(self.y, ys, strict=True))
         if self.B is not None:
-            values[self.B] = int(max((self.bott * xs).max(initial=0), (self.cut * ys).max(initial=0)))
+            values[self.B] = int(arcset.start_bottleneck(xs, ys, self.bott, self.cut))
         self.backend.set_hint(values)
         return True
 

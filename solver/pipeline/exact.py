@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from models.pipeline import BOTTLENECK, HYPERVOLUME, LATENCY, ParetoFront
+from solver.engine.budget import Deadline
 from solver.engine.cpsat import DTIME_PER_WALL_S
 from solver.engine.errors import DeadlineExceeded, EngineDeclined
 from solver.engine.family import ExactContext, ExactOutcome
@@ -79,13 +80,28 @@ class Run:
     _dp: ldp.LatencyDP | None = None
     _dp_work: float = 0.0
 
+    @property
+    def dp_deadline(self) -> Deadline:
+        """When the DPs stop: the request's deadline less the reserve for decoding and checking (the DPs
+        have no incumbent to hand back mid-way, so they must stop in time for what follows)."""
+        d = self.ctx.deadline
+        return Deadline(max(0.0, d.time_limit_s - self.ctx.reserve_s), d.started, token=d.token)
+
+    def stopped(self, what: str, exc: DeadlineExceeded) -> None:
+        """Note a DP stopped by its deadline (the request's less the reserve)."""
+        d = self.ctx.deadline
+        self.notes.append(
+            f"{what} stopped ({exc}: {self.ctx.reserve_s:.3g} s of the {d.time_limit_s:g} s limit are kept "
+            "for checking and explaining the plans)"
+        )
+
     def latency_dp(self) -> ldp.LatencyDP | None:
         """The exact least-latency DP when its table is small enough, else None (the arc model's turn)."""
         if self._dp is None:
             lat = bn.lattice(self.p)
             if lat is None or ldp.cells(self.p, lat) > ldp.MAX_CELLS:
                 return None
-            self._dp, self._dp_work = ldp.LatencyDP(self.p, lat, self.ctx.deadline), ldp.work(self.p, lat)
+            self._dp, self._dp_work = ldp.LatencyDP(self.p, lat, self.dp_deadline), ldp.work(self.p, lat)
         return self._dp
 
     def least_latency(self, cap: float) -> Evaluated | None:
@@ -208,56 +224,57 @@ def _least_bottleneck(
     lat = bn.lattice(p)
     allowed = DP_RATE * max(DP_MIN_S, DP_SHARE * max(ctx.nominal_s, 0.0))
     tests = math.log2(max(2.0, p.L * p.L * p.T)) + 2
-    if lat is not None and p.uniform_cut is None and bn.work_estimate(p, lat, scalar=True) * tests <= allowed:
-        # the relaxation with every cut at its least over the class pairs: a lower bound, and often the
-        # optimum itself (its plan, with the true cuts, meets it), at a fraction of the exact test's cost
-        t0 = time.perf_counter()
-        relaxed = bn.least_bottleneck(
-            p, bn.Reach(p, lat, ctx.deadline, p.min_cut), upper, lower, ctx.deadline
-        )
-        run.solve_s += time.perf_counter() - t0
-        run.raw.append(f"relaxed DP: {relaxed.tests} tests")
-        allowed -= bn.work_estimate(p, lat, scalar=True) * relaxed.tests
-        if relaxed.bottleneck is None:  # not even the relaxation has a plan within the upper bound
-            run.method.append("reach-dp")
-            return incumbent, upper if incumbent else None, True, incumbent is None
-        assert relaxed.placement is not None
-        lower = max(lower, relaxed.bottleneck)
-        found = evaluate(p, relaxed.placement)
-        if found.feasible:
-            incumbent = _better(found, incumbent, "throughput")
-            if found.bottleneck <= relaxed.bottleneck * (1 + 1e-12):
+    dl = run.dp_deadline
+    try:
+        if (
+            lat is not None
+            and p.uniform_cut is None
+            and bn.work_estimate(p, lat, scalar=True) * tests <= allowed
+        ):
+            # the relaxation with every cut at its least over the class pairs: a lower bound, and often the
+            # optimum itself (its plan, with the true cuts, meets it), at a fraction of the exact test's cost
+            t0 = time.perf_counter()
+            relaxed = bn.least_bottleneck(p, bn.Reach(p, lat, dl, p.min_cut), upper, lower, dl)
+            run.solve_s += time.perf_counter() - t0
+            run.raw.append(f"relaxed DP: {relaxed.tests} tests")
+            allowed -= bn.work_estimate(p, lat, scalar=True) * relaxed.tests
+            if relaxed.bottleneck is None:  # not even the relaxation has a plan within the upper bound
                 run.method.append("reach-dp")
-                return incumbent, relaxed.bottleneck, True, False
-        upper = incumbent.bottleneck if incumbent is not None else math.inf
-    work = bn.work_estimate(p, lat)
-    if lat is not None and math.isfinite(upper):  # the bisection's tests over the candidates in range
-        count = int(np.count_nonzero(bn.candidates(p, upper * (1 + 1e-12)) >= lower * (1 - 1e-12)))
-        tests = math.log2(max(2, count)) + 2
-    if lat is not None and work * tests <= allowed:
-        t0 = time.perf_counter()
-        res = bn.least_bottleneck(p, bn.Reach(p, lat, ctx.deadline), upper, lower, ctx.deadline)
-        run.solve_s += time.perf_counter() - t0
-        run.method.append("reach-dp")
-        run.raw.append(f"DP: {res.tests} tests over {res.candidates} candidates")
-        if res.bottleneck is None:
-            return None, None, True, incumbent is None
-        assert res.placement is not None
-        found = evaluate(p, res.placement)
-        return _better(found, incumbent, "throughput"), res.bottleneck, True, False
+                return incumbent, upper if incumbent else None, True, incumbent is None
+            assert relaxed.placement is not None
+            lower = max(lower, relaxed.bottleneck)
+            found = evaluate(p, relaxed.placement)
+            if found.feasible:
+                incumbent = _better(found, incumbent, "throughput")
+                if found.bottleneck <= relaxed.bottleneck * (1 + 1e-12):
+                    run.method.append("reach-dp")
+                    return incumbent, relaxed.bottleneck, True, False
+            upper = incumbent.bottleneck if incumbent is not None else math.inf
+        work = bn.work_estimate(p, lat)
+        if lat is not None and math.isfinite(upper):  # the bisection's tests over the candidates in range
+            count = int(np.count_nonzero(bn.candidates(p, upper * (1 + 1e-12)) >= lower * (1 - 1e-12)))
+            tests = math.log2(max(2, count)) + 2
+        if lat is not None and work * tests <= allowed:
+            t0 = time.perf_counter()
+            res = bn.least_bottleneck(p, bn.Reach(p, lat, dl), upper, lower, dl)
+            run.solve_s += time.perf_counter() - t0
+            run.method.append("reach-dp")
+            run.raw.append(f"DP: {res.tests} tests over {res.candidates} candidates")
+            if res.bottleneck is None:  # nothing within the upper bound: the incumbent (if any) is optimal
+                return incumbent, upper if incumbent else None, True, incumbent is None
+            assert res.placement is not None
+            found = evaluate(p, res.placement)
+            return _better(found, incumbent, "throughput"), res.bottleneck, True, False
+    except DeadlineExceeded as exc:  # keep what the DPs found so far: a plan and a lower bound
+        run.stopped("bottleneck DP", exc)
+        return incumbent, lower if lower > 0 else None, False, False
     if lat is None:
         run.notes.append(f"reach DP skipped: {p.C} device classes make its lattice too large")
+    elif math.isinf(work):
+        run.notes.append(f"reach DP skipped: its table would exceed {bn.MAX_BITSET} cells")
     else:
         run.notes.append(f"reach DP skipped: about {work * tests:.2g} operations for this budget")
-    arcs = arcset.build(p, max_bottleneck=upper)
-    m = run.model(arcs)
-    m.minimize_bottleneck()
-    if incumbent is not None:
-        m.hint(incumbent.placement)
-    run.method.append(run.engine)
-    step = run.solve(m, share)
-    got = evaluate(p, step.placement) if step.placement is not None else None
-    best = _better(got, incumbent, "throughput")
+    step, best = _first_tier(run, arcset.build(p, max_bottleneck=upper), "throughput", incumbent, share)
     if step.status == "infeasible":
         if incumbent is None:
             return None, None, True, True
@@ -266,6 +283,24 @@ def _least_bottleneck(
     # proven optimal (to the engine's tolerances, or its time units): the plan's own value is the bound
     bound = best.bottleneck if proven and best is not None else step.bound_ms
     return best, bound, proven, False
+
+
+def _first_tier(
+    run: Run, arcs: arcset.ArcSet, objective: str, incumbent: Evaluated | None, share: float
+) -> tuple[Step, Evaluated | None]:
+    """The arc model minimising the objective's first component from the incumbent: (its step, the
+    better of its plan and the incumbent)."""
+    m = run.model(arcs)
+    if objective == "latency":
+        m.minimize_latency()
+    else:
+        m.minimize_bottleneck()
+    if incumbent is not None:
+        m.hint(incumbent.placement)
+    run.method.append(run.engine)
+    step = run.solve(m, share)
+    found = evaluate(run.p, step.placement) if step.placement is not None else None
+    return step, _better(found, incumbent, objective)
 
 
 def _throughput(run: Run, hints: list[Evaluated], share: float = 1.0) -> Tiers:
@@ -348,15 +383,7 @@ def _latency(run: Run, hints: list[Evaluated], share: float = 1.0) -> Tiers:
     if run.latency_dp() is not None:
         return _latency_by_dp(run, incumbent)
     upper = incumbent.latency if incumbent is not None else math.inf
-    arcs = arcset.build(p, max_latency=upper)
-    m = run.model(arcs)
-    m.minimize_latency()
-    if incumbent is not None:
-        m.hint(incumbent.placement)
-    run.method.append(run.engine)
-    step = run.solve(m, 0.6 * share)
-    found = evaluate(p, step.placement) if step.placement is not None else None
-    best = _better(found, incumbent, "latency")
+    step, best = _first_tier(run, arcset.build(p, max_latency=upper), "latency", incumbent, 0.6 * share)
     if step.status == "infeasible":
         if incumbent is None:
             return Tiers(None, None, True, None, False, infeasible=True)
@@ -394,7 +421,7 @@ def _latency_by_dp(run: Run, incumbent: Evaluated | None) -> Tiers:
         ):
             best = e
     except DeadlineExceeded as exc:
-        run.notes.append(f"latency DP stopped: {exc}")
+        run.stopped("latency DP", exc)
         if best is None:
             return Tiers(incumbent, None, False, None, False)
         return Tiers(_better(best, incumbent, "latency"), best.latency, True, None, False)
@@ -416,7 +443,11 @@ def _pareto(run: Run) -> ExactOutcome:
     low = _latency(run, hints, 0.3)
     if low.infeasible:
         return _single(run, low, (LATENCY, BOTTLENECK))
-    high = _throughput(run, hints + ([low.best] if low.best else []), 0.3)
+    try:
+        high = _throughput(run, hints + ([low.best] if low.best else []), 0.3)
+    except DeadlineExceeded as exc:  # the latency end and the baselines are still an answer
+        run.notes.append(f"throughput end not solved: {exc}")
+        high = Tiers(None, None, False, None, False)
     ends = [e for e in (low.best, high.best) if e is not None]
     if not ends:
         return run.outcome(None, False, None)

@@ -1,21 +1,24 @@
 """Explanations with numbers: what sets a plan's bottleneck, which stages are tight on memory, which devices
 are unused; and, when no plan exists, which stage cannot fit where.
 
-Infeasibility is memory only (every device can take some stage otherwise): a layer larger than every
-device, a model larger than all devices together, or, from the memory-only reach DP, the leftmost layer
-from which the layers to the end fit the devices and the stage that would have to end just before it,
-which no device left can hold.
+Infeasibility is memory or the network (every device can take some stage otherwise): a layer larger than
+every device, a model larger than all devices together, or, from the memory-only reach DP, the leftmost
+layer from which the layers to the end fit the devices and the stage that would have to end just before
+it, which no device left can hold; when memory alone admits a plan (the same DP with every cut allowed),
+the devices that could hold consecutive stages have no network path between them.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from models.common import Explanation
 from models.pipeline import ParetoFront, StagePlan
 from solver.pipeline import bottleneck as bn
 from solver.pipeline.plans import from_stage_plan
-from solver.pipeline.problem import Problem
+from solver.pipeline.problem import Placement, Problem
 
 TIGHT_MEMORY = 0.95
 
@@ -97,8 +100,8 @@ def memory_conflicts(p: Problem) -> list[Explanation]:
         Explanation(
             item="model",
             constraint="memory",
-            message=f"no placement of the {p.L} layers fits the memory of the {p.D} devices (proven by "
-            "search); "
+            message=f"no placement of the {p.L} layers fits the memory of the {p.D} devices with a network "
+            "path between consecutive stages (proven by search); "
             f"the model needs {_need(p, 0, p.L, 1)} in all, the devices hold {size(sum(p.dev_memory))}",
             data={"needs_bytes": p.memory(0, p.L, 1), "devices_bytes": sum(p.dev_memory)},
         )
@@ -109,6 +112,10 @@ def _reach_conflict(p: Problem, reach: bn.Reach) -> list[Explanation]:
     start, suffix = reach.memory_reach()
     if start == 0:
         return []
+    # the same reach with every cut allowed: if memory alone admits a plan, the network is what binds
+    free_start, free_plan = bn.Reach(p, reach.lat, cut=np.zeros(p.L + 1)).memory_reach()
+    if free_start == 0:
+        return [_network_conflict(p, free_plan)]
     used = {d for _, _, d in suffix}
     free = [d for d in range(p.D) if d not in used]
     q = min(p.microbatches, len(suffix) + 1) if p.training else 1
@@ -142,6 +149,27 @@ def _reach_conflict(p: Problem, reach: bn.Reach) -> list[Explanation]:
         f"layers 0..{start - 1} would still be without a device"
     )
     return [Explanation(item=f"layers 0..{start - 1}", constraint="memory", message=message, data=data)]
+
+
+def _network_conflict(p: Problem, plan: Placement) -> Explanation:
+    """Memory alone admits `plan`, yet no plan exists: consecutive stages find no network path."""
+    stages = ", ".join(f"{p.dev_names[d]} [{a}, {b - 1}]" for a, b, d in plan)
+    missing = [
+        [p.dev_names[u], p.dev_names[v]]
+        for (_, _, u), (_, _, v) in zip(plan, plan[1:], strict=False)
+        if (u, v) not in p.options
+    ]
+    example = f"; there is none from {missing[0][0]} to {missing[0][1]}" if missing else ""
+    message = (
+        f"memory alone admits a plan ({stages}), but no plan fitting the memory has a network path from "
+        f"each stage's device to the next one's{example}"
+    )
+    return Explanation(
+        item="network",
+        constraint="network",
+        message=message,
+        data={"memory_plan": {p.dev_names[d]: [a, b - 1] for a, b, d in plan}, "no_path": missing},
+    )
 
 
 def explain(p: Problem, plan: StagePlan | ParetoFront) -> list[Explanation]:

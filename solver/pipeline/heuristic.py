@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from solver.engine.budget import Deadline
-from solver.pipeline.bottleneck import leftmost
 from solver.pipeline.plans import Evaluated, evaluate, non_dominated
 from solver.pipeline.problem import Placement, Problem
 
@@ -74,17 +73,18 @@ def pipedream(p: Problem) -> Run:
     stage = np.maximum(stage, np.where(j < L, cut[None, :], 0.0))
     ii = np.broadcast_to(i, (L + 1, L + 1))
     jj = np.broadcast_to(j, (L + 1, L + 1))
-    ok_mem: dict[int, np.ndarray] = {}
+    within: dict[int, np.ndarray] = {}  # the stage's cost where it fits with q in flight, else inf
     best = np.full(L + 1, np.inf)
     best[L] = 0.0  # zero stages cover [L, L)
     choice: list[np.ndarray] = []
     values = []
     kmax = min(p.kmax, p.D)
+    cost = np.empty((L + 1, L + 1))
     for r in range(1, kmax + 1):
         q = min(p.microbatches, r) if p.training else 1
-        if q not in ok_mem:
-            ok_mem[q] = upper & (p.memory_vec(np.minimum(ii, jj), jj, q) <= memory)
-        cost = np.where(ok_mem[q], np.maximum(stage, best[None, :]), np.inf)
+        if q not in within:
+            within[q] = np.where(upper & (p.memory_vec(np.minimum(ii, jj), jj, q) <= memory), stage, np.inf)
+        np.maximum(within[q], best[None, :], out=cost)
         arg = np.argmin(cost, axis=1)
         best = cost[np.arange(L + 1), arg]
         best[L] = np.inf  # a stage is never empty
@@ -258,14 +258,15 @@ def greedy(p: Problem, iterations: int = 40) -> Run:
     order = sorted(range(p.D), key=lambda d: (total[p.dev_type[d]], -p.dev_memory[d], d))[: p.kmax]
     lo, hi = 0.0, float(total.max()) + p.max_finite_transfer
     cands: list[Evaluated] = []
-    plan = _greedy_at(p, order, math.inf)
+    scalar = _Scalar(p)
+    plan = _greedy_at(p, scalar, order, math.inf)
     if plan is None:
         return Run("greedy-balanced", [], None, time.perf_counter() - t0)
     cands.append(evaluate(p, plan))
     hi = cands[-1].bottleneck
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        plan = _greedy_at(p, order, mid)
+        plan = _greedy_at(p, scalar, order, mid)
         if plan is None:
             lo = mid
         else:
@@ -279,22 +280,47 @@ def greedy(p: Problem, iterations: int = 40) -> Run:
     return Run("greedy-balanced", cands, chosen, time.perf_counter() - t0)
 
 
-def _greedy_at(p: Problem, order: list[int], target: float) -> Placement | None:
+class _Scalar:
+    """The prefixes as Python lists: the greedy asks one position at a time, where numpy's per-call cost
+    dominates. Same floating-point expressions as Problem.memory and the prefix differences."""
+
+    def __init__(self, p: Problem):
+        self.P = [p.prefix[t].tolist() for t in range(p.T)]
+        self.W, self.A = p.W.tolist(), p.A.tolist()
+        self.factor = p.factor
+
+    def leftmost(self, t: int, memory: int, q: int, budget: float, end: int) -> int:
+        """The least start of a stage [start, end) on type t within budget and memory (end: none)."""
+        P, W, A, f = self.P[t], self.W, self.A, self.factor
+        lo, hi = 0, end  # the predicate holds at end and, once it holds, at every later start
+        while lo < hi:
+            mid = (lo + hi) // 2
+            need = f * float(W[end] - W[mid]) + q * float(A[end] - A[mid])
+            if P[end] - P[mid] <= budget and need <= memory:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+
+def _greedy_at(p: Problem, scalar: _Scalar, order: list[int], target: float) -> Placement | None:
     stages: Placement = []
     end = p.L
     right = -1  # the device of the stage to the right of the one being placed
+    # the first position from each on where some pair of devices can cut within the target
+    marks = np.where(p.min_cut <= target, np.arange(p.L + 1), p.L + 1)
+    cut_from = np.minimum.accumulate(marks[::-1])[::-1].tolist()
     for k, d in enumerate(order):
         if right >= 0 and not p.device_cut(d, right, end) <= target:
             return None
         q = min(p.microbatches, k + 1) if p.training else 1
-        start = int(leftmost(p, p.dev_type[d], p.dev_memory[d], q, target, np.array([end]))[0])
+        start = scalar.leftmost(p.dev_type[d], p.dev_memory[d], q, target, end)
         if start >= end:
             return None
         if start > 0:  # a cut some pair of devices can make within the target (which pair: not known yet)
-            ok = np.flatnonzero(p.min_cut[start:end] <= target)
-            if not ok.size:
+            start = cut_from[start]
+            if start >= end:
                 return None
-            start += int(ok[0])
         stages.append((start, end, d))
         end, right = start, d
         if end == 0:

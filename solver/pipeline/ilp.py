@@ -17,6 +17,7 @@ import pulp
 from models.common import SolveOptions
 from solver.engine.budget import Deadline
 from solver.engine.ilp import PulpBackend
+from solver.pipeline import arcs as arcset
 from solver.pipeline.arcs import ArcSet, decode, flow_rows, incidence, start_values
 from solver.pipeline.cpsat import Step
 from solver.pipeline.problem import Placement, Problem
@@ -92,13 +93,10 @@ class PulpArcs:
     def cap_latency(self, latency_ms: float) -> None:
         self.problem += self.latency <= latency_ms * (1 + 1e-9) + 1e-9
 
-    def forbid(self, threshold_ms: float) -> int:
-        limit = threshold_ms * (1 - 1e-12)
-        for k in np.flatnonzero(self.arcs.bott >= limit).tolist():
-            self.x[k].upBound = 0
-        for i in np.flatnonzero(self.arcs.cut_ms >= limit).tolist():
-            self.y[i].upBound = 0
-        return int((self.arcs.bott < limit).sum())
+    def forbid(self, threshold_ms: float) -> None:
+        xs, ys = arcset.forbidden(self.arcs, threshold_ms)
+        for v in [self.x[k] for k in xs] + [self.y[i] for i in ys]:
+            v.upBound = 0
 
     def hint(self, placement: Placement | None) -> bool:
         start = start_values(self.p, self.arcs, placement)
@@ -110,9 +108,7 @@ class PulpArcs:
             return False
         values: dict[Any, float] = dict(zip(self.x, xs, strict=True)) | dict(zip(self.y, ys, strict=True))
         if self.B is not None:
-            values[self.B] = float(
-                max((self.arcs.bott * xs).max(initial=0), (self.arcs.cut_ms * ys).max(initial=0))
-            )
+            values[self.B] = arcset.start_bottleneck(xs, ys, self.arcs.bott, self.arcs.cut_ms)
         self.backend.set_hint(values)
         return True
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-import networkx as nx
 import numpy as np
 
 from models.pipeline import PipelineInstance
@@ -37,27 +36,63 @@ def transfer_ms(nbytes: np.ndarray | float, options: Options) -> np.ndarray:
 def pair_options(inst: PipelineInstance) -> dict[tuple[int, int], Options]:
     """Options of every ordered pair of distinct devices that has a path."""
     d = len(inst.devices)
-    net = inst.network
-    scalar = isinstance(net.bandwidth_gbps, int | float) and isinstance(net.latency_ms, int | float)
-    if net.links is None and scalar:  # one link per pair, nothing better via others
-        opt: Options = ((float(net.bandwidth_gbps), float(net.latency_ms)),)  # type: ignore[arg-type]
+    opt = _one_link(inst)
+    if opt is not None:  # one link per pair, nothing better via others
         return {(i, j): opt for i in range(d) for j in range(d) if i != j}
-    edges = _edges(inst)
+    by_width: dict[float, list[tuple[int, int, float]]] = defaultdict(list)
+    for u, v, bw, lat in _edges(inst):
+        by_width[float(bw)].append((u, v, float(lat)))
+    # least latency between every two devices over the links at least w wide, for w from the widest
+    # down: links enter one width at a time and the distances are updated in place (one edge: through
+    # it or not; a width with many links: a Floyd-Warshall pass), so any number of distinct widths costs
+    # at most (links) x devices^2 operations
+    dist = np.full((d, d), np.inf)
+    np.fill_diagonal(dist, 0.0)
     out: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for w in sorted({bw for _, _, bw, _ in edges}, reverse=True):
-        g = nx.DiGraph()
-        g.add_nodes_from(range(d))
-        for u, v, bw, lat in edges:
-            if bw >= w and (not g.has_edge(u, v) or g[u][v]["lat"] > lat):
-                g.add_edge(u, v, lat=lat)
-        for u, dist in nx.all_pairs_dijkstra_path_length(g, weight="lat"):
-            for v, lat in dist.items():
-                if u == v:
-                    continue
-                opts = out[(u, v)]
-                if not opts or lat < opts[-1][1]:  # a narrower threshold only helps with less latency
-                    opts.append((float(w), float(lat)))
+    for w in sorted(by_width, reverse=True):
+        before = dist.copy()
+        group = by_width[w]
+        if len(group) > d:
+            for u, v, lat in group:
+                dist[u, v] = min(dist[u, v], lat)
+            for k in range(d):
+                np.minimum(dist, dist[:, k : k + 1] + dist[k : k + 1, :], out=dist)
+        else:
+            for u, v, lat in group:
+                if lat < dist[u, v]:
+                    np.minimum(dist, dist[:, u : u + 1] + lat + dist[v : v + 1, :], out=dist)
+        # a narrower threshold is an option only where it lowers the latency
+        us, vs = np.nonzero(dist < before)
+        for u, v, lat in zip(us.tolist(), vs.tolist(), dist[us, vs].tolist(), strict=True):
+            out[(u, v)].append((w, lat))
     return {pair: tuple(opts) for pair, opts in out.items()}
+
+
+def _one_link(inst: PipelineInstance) -> Options | None:
+    """The options of every pair when one bandwidth and one latency join every two devices."""
+    net = inst.network
+    bw, lat = net.bandwidth_gbps, net.latency_ms
+    if net.links is None and isinstance(bw, int | float) and isinstance(lat, int | float):
+        return ((float(bw), float(lat)),)
+    return None
+
+
+def slowest_bound_ms(inst: PipelineInstance, nbytes: float) -> float:
+    """At least the slowest finite best-path transfer of nbytes between two distinct devices (the
+    hypervolume's reference): exact with one bandwidth for every pair; otherwise a path of at most
+    devices - 1 links, none narrower than the narrowest link nor with more latency than the slowest."""
+    d = len(inst.devices)
+    if d < 2:
+        return 0.0
+    opt = _one_link(inst)
+    if opt is not None:
+        return float(transfer_ms(nbytes, opt))
+    edges = _edges(inst)
+    if not edges:
+        return 0.0
+    narrowest = min(bw for _, _, bw, _ in edges)
+    slowest = max(lat for _, _, _, lat in edges)
+    return float(nbytes) * MS_PER_BYTE_GBPS / narrowest + (d - 1) * slowest
 
 
 def _edges(inst: PipelineInstance) -> list[tuple[int, int, float, float]]:

@@ -168,7 +168,9 @@ class Problem:
     @cached_property
     def reference_ms(self) -> float:
         """Upper bound of any plan's latency (hence bottleneck), plus 1: the hypervolume's reference."""
-        return float(self.time.max(axis=0).sum()) + (self.kmax - 1) * self.max_finite_transfer + 1.0
+        biggest = float(self.act[: self.L - 1].max()) if self.L > 1 else 0.0
+        worst = self.transfer_factor * network.slowest_bound_ms(self.inst, biggest)
+        return float(self.time.max(axis=0).sum()) + (self.kmax - 1) * worst + 1.0
 
     @cached_property
     def min_time(self) -> np.ndarray:

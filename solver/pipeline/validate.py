@@ -103,14 +103,25 @@ def _network(errors: list[FieldError], inst: PipelineInstance) -> None:
                 )
             )
         names = {dev.name for dev in inst.devices}
+        known = _listing([dev.name for dev in inst.devices])
         for k, link in enumerate(net.links):
             for end in ("a", "b"):
                 if getattr(link, end) not in names:
                     errors.append(
-                        FieldError(("network", "links", k, end), "unknown device", getattr(link, end))
+                        FieldError(
+                            ("network", "links", k, end),
+                            f"unknown device {getattr(link, end)!r}; the devices are {known}",
+                            getattr(link, end),
+                        )
                     )
             if link.a == link.b:
-                errors.append(FieldError(("network", "links", k, "b"), "a link joins two devices", link.b))
+                errors.append(
+                    FieldError(
+                        ("network", "links", k, "b"),
+                        f"a link joins two different devices; both ends are {link.b!r}",
+                        link.b,
+                    )
+                )
         return
     if net.bandwidth_gbps is None:
         errors.append(
@@ -121,12 +132,18 @@ def _network(errors: list[FieldError], inst: PipelineInstance) -> None:
     _scalar_or_matrix(errors, ("network", "latency_ms"), net.latency_ms, d, positive=False)
 
 
+def _listing(names: list[str], shown: int = 8) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def _scalar_or_matrix(
     errors: list[FieldError], at: tuple[str, ...], value: Any, d: int, *, positive: bool
 ) -> None:
     if isinstance(value, int | float):
         if not math.isfinite(value) or value < 0 or (positive and value <= 0):
-            errors.append(FieldError(at, "must be > 0" if positive else "must be >= 0 and finite", value))
+            rule = "must be > 0 and finite" if positive else "must be >= 0 and finite"
+            errors.append(FieldError(at, f"{rule}, got {value}", value))
         return
     if len(value) != d:
         errors.append(
@@ -135,9 +152,14 @@ def _scalar_or_matrix(
         return
     for i, row in enumerate(value):
         if len(row) != d:
-            errors.append(FieldError((*at, i), f"a row needs one entry per device ({d})", len(row)))
+            errors.append(
+                FieldError((*at, i), f"a row needs one entry per device ({d}), got {len(row)}", len(row))
+            )
             return
         for j, x in enumerate(row):
             if not math.isfinite(x) or x < 0:
-                errors.append(FieldError((*at, i, j), "must be >= 0 and finite", x))
+                rule = (
+                    "must be >= 0 and finite (0: no direct link)" if positive else "must be >= 0 and finite"
+                )
+                errors.append(FieldError((*at, i, j), f"{rule}, got {x}", x))
                 return

@@ -7,9 +7,15 @@ import random
 from pathlib import Path
 from typing import Any
 
-from models.pipeline import PipelineInstance
+from models.common import SolveOptions
+from models.pipeline import PipelineInstance, StagePlan
+from solver.engine.budget import Deadline
+from solver.engine.family import ExactContext, ExactOutcome
+from solver.pipeline import exact, latency_dp
+from solver.pipeline.bound import cheap_bound
 from solver.pipeline.formats import identical_devices, read_pipedream, read_pipeedge_dir
 from solver.pipeline.generate import synthetic
+from solver.pipeline.problem import Problem
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCES = ROOT / "instances" / "pipeline"
@@ -58,3 +64,32 @@ def tiny(seed: int, objective: str = "throughput") -> PipelineInstance:
     if rng.random() < 0.25:
         inst.max_stages = rng.randint(1, 3)
     return inst
+
+
+def exact_alone(
+    p: Problem,
+    engine: str = "cpsat",
+    arcs_only: bool = False,
+    time_limit_s: float = 5.0,
+    hint: StagePlan | None = None,
+) -> ExactOutcome:
+    """The exact engine on its own, outside the portfolio, with the given hint only (default none).
+    arcs_only: both DPs off, so the CP-SAT or ILP arc model proves every step."""
+    saved = exact.DP_RATE, latency_dp.MAX_CELLS
+    if arcs_only:
+        exact.DP_RATE, latency_dp.MAX_CELLS = 0.0, 0
+    try:
+        ctx = ExactContext(
+            deadline=Deadline(time_limit_s),
+            options=SolveOptions(time_limit_s=time_limit_s, workers=2),
+            hint=hint,
+            hint_objective=None,
+            on_incumbent=lambda *_: None,
+            workers=2,
+            reserve_s=0.05,
+            bound=cheap_bound(p),
+            nominal_s=0.8 * time_limit_s,
+        )
+        return exact.solve(p, ctx, engine)
+    finally:
+        exact.DP_RATE, latency_dp.MAX_CELLS = saved

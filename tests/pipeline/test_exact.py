@@ -10,12 +10,12 @@ import pytest
 
 import solver
 from solver.pipeline import bottleneck as bn
-from solver.pipeline import exact, latency_dp
+from solver.pipeline import exact, heuristic, latency_dp
 from solver.pipeline.generate import synthetic
-from solver.pipeline.plans import close, evaluate
+from solver.pipeline.plans import close, evaluate, to_stage_plan
 from solver.pipeline.problem import build
 from tests.pipeline.bruteforce import best, feasible, front
-from tests.pipeline.conftest import request, tiny
+from tests.pipeline.conftest import exact_alone, request, tiny
 
 SEEDS = range(24)
 
@@ -43,10 +43,12 @@ def _solve(inst, engine):
 @pytest.mark.parametrize("objective", ["throughput", "latency"])
 def test_single_objectives_match_exhaustive_search(engine, objective, formulation):
     names = ("latency_ms", "bottleneck_ms") if objective == "latency" else ("bottleneck_ms", "latency_ms")
+    ran = 0
     for seed in SEEDS:
         inst = tiny(seed, objective)
         ref = best(build(inst), objective)
         r = _solve(inst, engine)
+        ran += r.engine == engine
         if ref is None:
             assert r.status == "infeasible" and r.plan is None and r.explanations, seed
             continue
@@ -56,14 +58,17 @@ def test_single_objectives_match_exhaustive_search(engine, objective, formulatio
             seed,
             r.objective,
         )
+    assert ran >= 10  # the engine's plan is the answer, not a baseline's met by the cheap bound
 
 
 @pytest.mark.parametrize("engine", ["cpsat", "ilp"])
 def test_pareto_front_matches_exhaustive_search(engine, formulation):
+    ran = 0
     for seed in SEEDS:
         inst = tiny(seed, "pareto")
         ref = front(build(inst))
         r = _solve(inst, engine)
+        ran += r.engine == engine
         if not ref:
             assert r.status == "infeasible", seed
             continue
@@ -72,6 +77,7 @@ def test_pareto_front_matches_exhaustive_search(engine, formulation):
         assert len(got) == len(ref), seed
         for (b, lat), e in zip(got, ref, strict=True):
             assert close(b, e.bottleneck) and close(lat, e.latency), seed
+    assert ran >= 10
 
 
 def test_reach_dp_is_exact_on_its_own():
@@ -133,3 +139,32 @@ def test_a_slow_uplink_the_relaxation_misses_is_still_solved_exactly(seed):
     r = _solve(inst, "cpsat")
     assert r.status == "optimal" and r.method.startswith("reach-dp")
     assert close(r.objective["bottleneck_ms"], ref.bottleneck)
+
+
+def test_a_dp_stopped_by_the_deadline_hands_back_the_incumbent_and_a_bound():
+    """The DPs stop at the deadline less the reserve; what the engine had (here: its hint) and the lower
+    bound come back instead of nothing."""
+    inst = synthetic(layers=100, counts=(8, 8), seed=0)
+    p = build(inst)
+    start = heuristic.greedy(p).chosen
+    out = exact_alone(p, time_limit_s=0.0501, hint=to_stage_plan(p, start.placement))  # reserve: 0.05 s
+    assert out.plan is not None and not out.proven_optimal
+    assert any(n.startswith("bottleneck DP stopped") for n in out.notes), out.notes
+    assert out.plan.objective.bottleneck_ms == pytest.approx(start.bottleneck, rel=1e-12)
+    assert 0 < out.bound["bottleneck_ms"] <= start.bottleneck
+
+
+def test_the_bitset_dp_is_skipped_when_its_table_would_not_fit(monkeypatch):
+    """Class-dependent cuts: the reach DP's boolean table is capped (MAX_BITSET); above it the arc model
+    proves the optimum."""
+    monkeypatch.setattr(bn, "MAX_BITSET", 10)
+    for seed in (2, 3, 5):
+        inst = synthetic(
+            layers=5, counts=(2, 2), seed=seed, network="racks", bandwidth_gbps=0.5, memory_share=0.6
+        )
+        p = build(inst)
+        assert p.uniform_cut is None and math.isinf(bn.work_estimate(p, bn.lattice(p)))
+        r = _solve(inst, "cpsat")
+        assert r.status == "optimal" and "cpsat" in r.method, (r.method, r.warnings)
+        assert any("table would exceed 10 cells" in w for w in r.warnings), r.warnings
+        assert close(r.objective["bottleneck_ms"], best(p, "throughput").bottleneck)

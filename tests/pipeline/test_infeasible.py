@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import solver
-from models.pipeline import Device, Layer, PipelineInstance, Training
+from models.pipeline import Device, Layer, Link, Network, PipelineInstance, Training
 from tests.pipeline.conftest import request
 
 
@@ -84,3 +84,21 @@ def test_the_stage_limit_is_named_when_it_is_what_binds():
     [why] = r.explanations
     assert "at most 1 largest" not in why.message
     assert "the 1 largest of the 3 devices (at most 1 stage) together hold 12 B" in why.message
+
+
+def test_devices_that_could_hold_the_stages_but_reach_no_one():
+    """Each device holds one layer, so three stages on three devices; d2 has no link: the network binds,
+    and the explanation says so rather than blaming memory."""
+    links = Network(links=[Link(a="d0", b="d1", bandwidth_gbps=1.0)])
+    r = solver.solve(request(instance([100, 100, 100], [150, 150, 150], network=links)))
+    assert r.status == "infeasible"
+    [why] = r.explanations
+    assert why.item == "network" and why.constraint == "network"
+    assert "memory alone admits a plan (" in why.message and "there is none from" in why.message
+    assert "d2" in why.data["memory_plan"] and why.data["no_path"]
+    linked = Network(
+        links=[Link(a="d0", b="d1", bandwidth_gbps=1.0), Link(a="d1", b="d2", bandwidth_gbps=1.0)]
+    )
+    assert (
+        solver.solve(request(instance([100, 100, 100], [150, 150, 150], network=linked))).status == "optimal"
+    )

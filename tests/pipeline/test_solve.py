@@ -36,9 +36,10 @@ def solved(req: dict, **expect: object):
     return r
 
 
-def test_heterogeneous_100_layers_on_16_devices_proven_quickly():
+def test_heterogeneous_100_layers_on_16_devices_proven_within_1_s():
+    """The issue's target: the proven optimum for 100 layers on 16 heterogeneous devices within 1 s."""
     r = solved(
-        shipped("hetero-100x16.json") | {"options": {"time_limit_s": 2.0, "workers": 2}}, status="optimal"
+        shipped("hetero-100x16.json") | {"options": {"time_limit_s": 1.0, "workers": 2}}, status="optimal"
     )
     assert r.baseline.name == "pipeedge-dp" and r.method == "reach-dp + latency-dp"
     assert r.objective["bottleneck_ms"] == pytest.approx(59.4609, abs=1e-9)
@@ -99,6 +100,14 @@ def test_pareto_front_is_non_dominated_and_holds_both_single_objective_optima():
     assert why.item == "front" and f"{len(front)} non-dominated plans (the exact front)" in why.message
 
 
+def test_a_front_of_at_least_10_points_within_5_s():
+    """The issue's target, on the shipped 100-layer, 16-device instance: the exact front, complete."""
+    req = shipped("hetero-100x16.json")
+    req["instance"]["objective"] = "pareto"
+    r = solved(req | {"options": {"time_limit_s": 5.0, "workers": 2}}, status="optimal")
+    assert r.plan.complete and len(r.plan.plans) >= 10
+
+
 def test_a_front_cut_short_says_so_and_bounds_what_is_missing():
     """138 points take about 1.2 s here: in 0.3 s the front is partial, and says so."""
     inst = synthetic(layers=100, counts=(4, 4, 4, 4), seed=0, objective="pareto")
@@ -144,3 +153,22 @@ def test_short_budget_returns_the_checked_baseline_in_time():
     inst = synthetic(layers=300, counts=(8, 8, 8, 8), seed=0, objective="latency")
     r = solved(request(inst, time_limit_s=0.3))
     assert r.plan is not None
+
+
+@pytest.mark.parametrize(
+    ("objective", "mode", "network", "limit"),
+    [
+        ("throughput", "inference", "racks", 0.1),
+        ("latency", "training", "uniform", 0.1),
+        ("pareto", "training", "uniform", 0.1),
+        ("pareto", "training", "racks", 0.3),
+    ],
+)
+def test_the_largest_sizes_of_the_issue_answer_within_short_budgets(objective, mode, network, limit):
+    """500 layers on 64 devices of 4 types: baselines, checks and explanations fit 0.1 s (a front over two
+    racks: 0.3 s, its checks time every transfer by a best-path search)."""
+    inst = synthetic(
+        layers=500, counts=(16, 16, 16, 16), seed=0, objective=objective, mode=mode, network=network
+    )
+    r = solved(request(inst, time_limit_s=limit))
+    assert r.plan is not None and r.status in ("optimal", "feasible", "fallback")

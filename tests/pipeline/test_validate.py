@@ -90,9 +90,18 @@ def test_training_needs_backward_times_and_its_settings_need_training():
 @pytest.mark.parametrize(
     ("network", "path", "reason"),
     [
-        ({"bandwidth_gbps": 0.0}, "instance.network.bandwidth_gbps", "must be > 0"),
+        ({"bandwidth_gbps": 0.0}, "instance.network.bandwidth_gbps", "must be > 0 and finite, got 0.0"),
         ({"bandwidth_gbps": [[0, 1]]}, "instance.network.bandwidth_gbps", "one row per device (2)"),
-        ({"bandwidth_gbps": [[0, 1], [1]]}, "instance.network.bandwidth_gbps[1]", "one entry per device"),
+        (
+            {"bandwidth_gbps": [[0, 1], [1]]},
+            "instance.network.bandwidth_gbps[1]",
+            "one entry per device (2), got 1",
+        ),
+        (
+            {"bandwidth_gbps": [[0, -2], [1, 0]]},
+            "instance.network.bandwidth_gbps[0][1]",
+            ">= 0 and finite (0: no direct link), got -2",
+        ),
         (
             {"bandwidth_gbps": 1.0, "latency_ms": [[0, -1], [0, 0]]},
             "instance.network.latency_ms[0][1]",
@@ -101,12 +110,12 @@ def test_training_needs_backward_times_and_its_settings_need_training():
         (
             {"links": [{"a": "mb-0", "b": "zz", "bandwidth_gbps": 1}]},
             "instance.network.links[0].b",
-            "unknown device",
+            "unknown device 'zz'; the devices are mb-0, rcc-0",
         ),
         (
             {"links": [{"a": "mb-0", "b": "mb-0", "bandwidth_gbps": 1}]},
             "instance.network.links[0].b",
-            "joins two",
+            "a link joins two different devices; both ends are 'mb-0'",
         ),
         ({"links": [], "bandwidth_gbps": 1.0}, "instance.network.bandwidth_gbps", "not both"),
         ({"latency_ms": 1.0}, "instance.network", "give bandwidth_gbps"),
