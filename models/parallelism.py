@@ -23,6 +23,12 @@ from models.common import SolveOptions, SolveResult, StrictModel
 
 MAX_TOKENS = 10_000_000
 MAX_GPUS = 1_000_000
+# The resolution of a plan's figures: the solver's integer model works in these units and the checker
+# reads plans in them (rates to 1e-4 req/s, prices per GPU-hour to 1e-6, latencies to 1 us).
+RATE_SCALE = 10_000
+PRICE_SCALE = 1_000_000
+LATENCY_SCALE = 1000  # per ms
+LOAD_LEVELS = 8  # min_latency sizes each replica group at k / LOAD_LEVELS of its capacity, k = 1..8
 Objective = Literal["min_cost", "max_throughput", "min_latency"]
 
 
@@ -175,6 +181,11 @@ class ReplicaGroup(BaseModel):
     capacity_rps: float = Field(description="Req/s one replica serves within the SLOs (mixed workload).")
     load_rps: float = Field(description="Req/s the plan sizes each replica for, headroom included.")
     bucket_capacity_rps: list[float] | None = Field(None, description="Per workload bucket.")
+    limited_by: list[str] | None = Field(
+        None,
+        description="Per workload bucket, what stops the capacity from growing: tpot or ttft (the SLO), "
+        "kv (the KV cache is full), batch (the batch cap), slo (not even one request meets it).",
+    )
     bucket_slices: list[int] | None = Field(None, description="Slices of each bucket served by this group.")
     weights_gib_per_gpu: float | None = Field(None, description="Largest stage's weights on one GPU.")
     kv_tokens: int | None = Field(None, description="KV-cache tokens one replica holds.")

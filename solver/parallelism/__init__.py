@@ -2,11 +2,11 @@
 memory, SLOs and cost.
 
 The cost model (costmodel.py) turns a model, a workload and a GPU pool into candidate replica
-configurations with their capacity at the SLOs (problem.py); the ILP / CP-SAT model (formulation.py)
-chooses an integer count per configuration under the pools' node packing, covering the demand (or the
-Mélange per-bucket assignment with a histogram); baselines: the vLLM rule and the best single
-configuration (heuristic.py); an independent checker (check.py); an exhaustive reference for small
-inventories (bruteforce.py).
+configurations with their capacity at the SLOs (problem.py); the replica-mix model (formulation.py, run
+on CP-SAT by cpsat.py and on PuLP by ilp.py) chooses an integer count per configuration under the pools'
+node packing, covering the demand (or the Mélange per-bucket assignment with a histogram); baselines:
+the vLLM rule and the best single configuration (heuristic.py); an independent checker (check.py); an
+exhaustive reference for small inventories (bruteforce.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from solver.engine.errors import EngineDeclined
 from solver.engine.family import CheckReport, ExactContext, ExactOutcome, HeuristicRun
 from solver.engine.objective import Bound, Senses
 from solver.parallelism import check as checker
-from solver.parallelism import exact
+from solver.parallelism import cpsat, ilp
 from solver.parallelism.bound import cheap_bound
 from solver.parallelism.explain import conflicts, explain
 from solver.parallelism.heuristic import SINGLE, VLLM, best_single, vllm_rule
@@ -70,9 +70,11 @@ class ParallelismFamily:
         return 0.015 + 0.002 * len(problem.shares) * groups
 
     def solve_exact(self, engine: str, problem: Problem, ctx: ExactContext) -> ExactOutcome:
-        if engine not in ("cpsat", "ilp"):
-            raise EngineDeclined(f"unknown engine {engine!r}")
-        return exact.solve(problem, engine, ctx)
+        if engine == "cpsat":
+            return cpsat.solve(problem, ctx)
+        if engine == "ilp":
+            return ilp.solve(problem, ctx)
+        raise EngineDeclined(f"unknown engine {engine!r}")
 
     def explain(self, problem: Problem, plan: ParallelismPlan) -> list[Explanation]:
         return explain(problem, plan)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from solver.parallelism.check import first_fit
 from solver.parallelism.problem import (
     LATENCY_SCALE,
     LEVELS,
@@ -60,19 +61,10 @@ def solve(p: Problem, time_limit_s: float = 60.0) -> Result:
 
 
 def _fits(pool: PoolInfo, groups: list[int]) -> bool:
+    """The pool's nodes hold these groups (the checker's packing test)."""
     if pool.count is None:
         return True
-    if sum(groups) > pool.count:
-        return False
-    free = list(pool.nodes)
-    for size in sorted(groups, reverse=True):
-        for k, f in enumerate(free):
-            if f >= size:
-                free[k] -= size
-                break
-        else:
-            return False
-    return True
+    return sum(groups) <= pool.count and first_fit(list(pool.nodes), groups) is None
 
 
 def _pool_mixes(

@@ -1,41 +1,122 @@
 """Independent oracle: is a parallelism plan valid for its instance, and what is its objective?
 
-Shares nothing with the formulations: memory is recomputed here from the architecture, replicas are
-actually packed into each pool's nodes (first fit, largest first), the demand and the bucket slices are
-added up from the plan. Capacities and latencies are recomputed with the cost model (the physics the
-instance refers to) and the plan's figures must not claim more than it predicts.
+Shares nothing with the formulations (problem.py, formulation.py, exact.py, plans.py): the instance is
+resolved here from the presets (the model, the GPU pools and their nodes, the workload's lengths), memory
+is recomputed from the architecture, replicas are actually packed into each pool's nodes (first fit,
+largest first), the demand and the bucket slices are added up from the plan. Capacities and latencies
+are recomputed with the cost model (the physics the instance refers to) and the plan's figures must not
+claim more than it predicts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from models.parallelism import ParallelismInstance, ParallelismPlan, ReplicaGroup
-from solver.engine.family import CheckReport
-from solver.parallelism import costmodel as cm
-from solver.parallelism.problem import (
+from models.parallelism import (
     LATENCY_SCALE,
-    LEVELS,
+    LOAD_LEVELS,
     PRICE_SCALE,
     RATE_SCALE,
-    PoolInfo,
-    price_micro,
-    resolve_arch,
-    resolve_pools,
-    workload_lengths,
+    ModelSpec,
+    ParallelismInstance,
+    ParallelismPlan,
+    ReplicaGroup,
 )
+from solver.engine.family import CheckReport
+from solver.parallelism import costmodel as cm
+from solver.parallelism.presets import gpu_preset, model_preset
 
 REL = 1e-6  # tolerance on recomputed predictions
 ABS_MS = 2e-3  # plans round times to 1 us
+GPU_SPEC = ("memory_gib", "hbm_gb_per_s", "dense_tflops", "intra_node_gb_per_s", "inter_node_gb_per_s")
+
+
+@dataclass
+class PoolSpec:
+    """A pool of the instance as the checker reads it."""
+
+    index: int
+    gpu: cm.Gpu
+    cal: cm.Calibration
+    count: int | None  # None: unlimited
+    nodes: list[int]  # GPUs in each node (the last one partial)
+
+    @property
+    def gpn(self) -> int:
+        return self.gpu.gpus_per_node
+
+
+def _price(cost_per_hour: float) -> int:
+    return int(round(cost_per_hour * PRICE_SCALE))
+
+
+def _arch(m: str | ModelSpec | None) -> cm.Arch:
+    if isinstance(m, str):
+        preset = model_preset(m)
+        assert preset is not None  # validated
+        return preset
+    assert m is not None
+    given = m.model_dump(exclude_none=True, exclude={"preset"})
+    base = model_preset(m.preset) if m.preset else None
+    if "head_dim" not in given and (base is None or "hidden" in given or "heads" in given):
+        hidden = given.get("hidden", base.hidden if base else 0)
+        given["head_dim"] = hidden // given.get("heads", base.heads if base else 1)
+    if base is None:
+        return cm.Arch(**{"name": "custom model", **given})
+    return dataclasses.replace(base, **given)
+
+
+def _pools(inst: ParallelismInstance) -> dict[str, PoolSpec]:
+    out = {}
+    for i, spec in enumerate(inst.inventory):
+        preset = gpu_preset(spec.gpu)
+        given = {f: getattr(spec, f) for f in (*GPU_SPEC, "gpus_per_node") if getattr(spec, f) is not None}
+        gpu = cm.Gpu(name=spec.gpu, **given) if preset is None else dataclasses.replace(preset, **given)
+        cal = cm.calibration_for(gpu.name).merged(inst.calibration).merged(spec.calibration)
+        nodes: list[int] = []
+        if spec.count is not None:
+            whole, rest = divmod(spec.count, gpu.gpus_per_node)
+            nodes = [gpu.gpus_per_node] * whole + ([rest] if rest else [])
+        out[spec.name or spec.gpu] = PoolSpec(i, gpu, cal, spec.count, nodes)
+    return out
+
+
+def _workload(inst: ParallelismInstance) -> tuple[list[cm.Lengths], list[float]]:
+    """The request lengths the capacities refer to, per bucket, and the buckets' shares. min_latency
+    with a histogram: one mean request, its p90 lengths read off the histogram."""
+    w = inst.workload
+    if w.buckets is None:
+        if w.prompt_tokens is None or w.output_tokens is None:
+            return [], [1.0]
+        tails = (w.prompt_tokens_p90 or w.prompt_tokens, w.output_tokens_p90 or w.output_tokens)
+        return [cm.Lengths(w.prompt_tokens, w.output_tokens, *tails)], [1.0]
+    weight = sum(b.share for b in w.buckets)
+    shares = [b.share / weight for b in w.buckets]
+    if inst.objective != "min_latency":
+        sizes = [(b.prompt_tokens, b.output_tokens) for b in w.buckets]
+        return [cm.Lengths(p, o, p, o) for p, o in sizes], shares
+
+    def p90(values: list[int]) -> float:
+        ranked = sorted(zip(values, shares, strict=True))
+        cumulative = np.cumsum([s for _, s in ranked])
+        k = int(np.searchsorted(cumulative, 0.9 - 1e-12))
+        return float(ranked[min(k, len(ranked) - 1)][0])
+
+    prompts = [b.prompt_tokens for b in w.buckets]
+    outputs = [b.output_tokens for b in w.buckets]
+    mean = (float(np.dot(shares, prompts)), float(np.dot(shares, outputs)))
+    return [cm.Lengths(*mean, p90(prompts), p90(outputs))], [1.0]
 
 
 def check(inst: ParallelismInstance, plan: ParallelismPlan) -> CheckReport:
     v: list[str] = []
-    arch = resolve_arch(inst.model) if inst.candidates is None else None
-    pools = {p.name: p for p in resolve_pools(inst)}
-    lengths, shares = workload_lengths(inst)
+    arch = _arch(inst.model) if inst.candidates is None else None
+    pools = _pools(inst)
+    lengths, shares = _workload(inst)
     w = inst.workload
     demand = w.rate_rps * (1.0 + w.headroom)
     buckets_mode = w.buckets is not None and inst.objective == "min_cost"
@@ -52,13 +133,8 @@ def check(inst: ParallelismInstance, plan: ParallelismPlan) -> CheckReport:
             v.append(f"{at}: gpu {g.gpu!r} is not the pool's ({pool.gpu.name})")
         if g.gpus_per_replica != g.tp * g.pp:
             v.append(f"{at}: gpus_per_replica {g.gpus_per_replica} != tp x pp ({g.tp * g.pp})")
-        if (
-            abs(
-                g.cost_per_hour
-                - g.tp * g.pp * price_micro(inst.inventory[pool.index].cost_per_hour) / PRICE_SCALE
-            )
-            > 1e-9
-        ):
+        price = _price(inst.inventory[pool.index].cost_per_hour)
+        if abs(g.cost_per_hour - g.tp * g.pp * price / PRICE_SCALE) > 1e-9:
             v.append(f"{at}: cost_per_hour {g.cost_per_hour} is not tp x pp x the pool's price")
         if not cm.is_power_of_two(g.tp):
             v.append(f"{at}: TP {g.tp} is not a power of two")
@@ -66,9 +142,9 @@ def check(inst: ParallelismInstance, plan: ParallelismPlan) -> CheckReport:
             v.append(f"{at}: TP {g.tp} spans nodes of {pool.gpn} GPUs (tp_across_nodes is off)")
         placed.setdefault(g.pool, []).extend(_items(g.tp, g.pp, pool.gpn) * g.count)
         if inst.candidates is not None:
-            _measured(inst, g, at, v)
+            _measured(inst, shares, g, at, v)
         else:
-            assert arch is not None and lengths is not None
+            assert arch is not None and lengths
             _modeled(inst, arch, pool, lengths, shares, g, at, v)
         if g.load_rps < -1e-12 or (not buckets_mode and g.load_rps > g.capacity_rps * (1 + 1e-9) + 1e-9):
             v.append(f"{at}: load {g.load_rps} req/s outside [0, capacity {g.capacity_rps}]")
@@ -93,13 +169,14 @@ def check(inst: ParallelismInstance, plan: ParallelismPlan) -> CheckReport:
         if inst.objective == "min_latency":
             cap_q = round(g.capacity_rps * RATE_SCALE)
             load_q = round(g.load_rps * RATE_SCALE)
-            if not any(load_q == cap_q * k // LEVELS for k in range(1, LEVELS + 1)):
+            if not any(load_q == cap_q * k // LOAD_LEVELS for k in range(1, LOAD_LEVELS + 1)):
                 v.append(
-                    f"{at}: min_latency sizes replicas at k/{LEVELS} of capacity; load {g.load_rps} is not"
+                    f"{at}: min_latency sizes replicas at k/{LOAD_LEVELS} of capacity; "
+                    f"load {g.load_rps} is not"
                 )
             if g.latency_ms is None:
                 v.append(f"{at}: no predicted latency")
-    _pack(inst, pools, placed, v)
+    _pack(pools, placed, v)
     if buckets_mode:
         for b, s in enumerate(slices_total):
             if s != w.slice_factor:
@@ -115,7 +192,7 @@ def check(inst: ParallelismInstance, plan: ParallelismPlan) -> CheckReport:
 
 
 def objective(inst: ParallelismInstance, plan: ParallelismPlan) -> dict[str, float]:
-    price = {p.name or p.gpu: price_micro(p.cost_per_hour) for p in inst.inventory}
+    price = {p.name or p.gpu: _price(p.cost_per_hour) for p in inst.inventory}
     cost = sum(g.count * g.tp * g.pp * price.get(g.pool, 0) for g in plan.replicas) / PRICE_SCALE
     if inst.objective == "max_throughput":
         thr = sum(g.count * round(g.capacity_rps * RATE_SCALE) for g in plan.replicas) / RATE_SCALE
@@ -136,9 +213,21 @@ def _items(tp: int, pp: int, gpn: int) -> list[int]:
     return [tp] * pp
 
 
-def _pack(
-    inst: ParallelismInstance, pools: dict[str, PoolInfo], placed: dict[str, list[int]], v: list[str]
-) -> None:
+def first_fit(free: list[int], items: list[int]) -> int | None:
+    """Place items (largest first) in the first node with room, taking the room from `free`; the size
+    of the first item that fits nowhere, or None when all fit. With power-of-two item sizes, first fit
+    decreasing packs whenever any packing exists."""
+    for size in sorted(items, reverse=True):
+        for k, f in enumerate(free):
+            if f >= size:
+                free[k] -= size
+                break
+        else:
+            return size
+    return None
+
+
+def _pack(pools: dict[str, PoolSpec], placed: dict[str, list[int]], v: list[str]) -> None:
     for name, items in placed.items():
         pool = pools.get(name)
         if pool is None or pool.count is None:
@@ -148,20 +237,19 @@ def _pack(
             v.append(f"pool {name}: the plan uses {used} GPUs, the pool has {pool.count}")
             continue
         free = list(pool.nodes)
-        for size in sorted(items, reverse=True):
-            for k, f in enumerate(free):
-                if f >= size:
-                    free[k] -= size
-                    break
-            else:
-                v.append(
-                    f"pool {name}: a {size}-GPU group does not fit in any node ({len(pool.nodes)} nodes of "
-                    f"{pool.gpn} GPUs, {sum(free)} GPUs left in pieces of {max(free, default=0)} or fewer)"
-                )
-                break
+        size = first_fit(free, items)
+        if size is not None:
+            last = pool.nodes[-1] if pool.nodes and pool.nodes[-1] != pool.gpn else None
+            nodes = f"{len(pool.nodes)} nodes of {pool.gpn} GPUs" + (
+                f", the last with {last}" if last else ""
+            )
+            v.append(
+                f"pool {name}: a {size}-GPU group does not fit in any node ({nodes}, "
+                f"{sum(free)} GPUs left in pieces of {max(free, default=0)} or fewer)"
+            )
 
 
-def _measured(inst: ParallelismInstance, g: ReplicaGroup, at: str, v: list[str]) -> None:
+def _measured(inst: ParallelismInstance, shares: list[float], g: ReplicaGroup, at: str, v: list[str]) -> None:
     assert inst.candidates is not None
     match = [
         c
@@ -175,11 +263,10 @@ def _measured(inst: ParallelismInstance, g: ReplicaGroup, at: str, v: list[str])
     stated = g.bucket_capacity_rps if g.bucket_capacity_rps is not None else [g.capacity_rps]
     if len(stated) != len(caps) or any(s > c + 1e-9 for s, c in zip(stated, caps, strict=False)):
         v.append(f"{at}: capacities {stated} above the measured {caps}")
-    _mix_claim(g, caps, inst, at, v)
+    _mix_claim(g, caps, shares, at, v)
 
 
-def _mix_claim(g: ReplicaGroup, caps: list[float], inst: ParallelismInstance, at: str, v: list[str]) -> None:
-    _, shares = workload_lengths(inst)
+def _mix_claim(g: ReplicaGroup, caps: list[float], shares: list[float], at: str, v: list[str]) -> None:
     if any(c <= 0 for c, s in zip(caps, shares, strict=False) if s > 0):
         mix = 0.0
     else:
@@ -191,7 +278,7 @@ def _mix_claim(g: ReplicaGroup, caps: list[float], inst: ParallelismInstance, at
 def _modeled(
     inst: ParallelismInstance,
     arch: cm.Arch,
-    pool: PoolInfo,
+    pool: PoolSpec,
     lengths: list[cm.Lengths],
     shares: list[float],
     g: ReplicaGroup,
@@ -266,7 +353,7 @@ def _modeled(
     for b, (s, c) in enumerate(zip(stated, caps, strict=True)):
         if s > c + 1.5 / RATE_SCALE:
             v.append(f"{at}: capacity {s} req/s (bucket {b}) above the {c:.4f} the cost model predicts")
-    _mix_claim(g, caps, inst, at, v)
+    _mix_claim(g, caps, shares, at, v)
     # predicted latencies at the plan's load, and the SLOs
     if g.ttft_ms is None or g.tpot_ms is None:
         v.append(f"{at}: no predicted TTFT/TPOT")

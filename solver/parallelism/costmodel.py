@@ -247,6 +247,17 @@ class Hardware:
         def arr(values: list[float]) -> np.ndarray:
             return np.asarray(values, dtype=np.float64)
 
+        def link(in_node: list[bool], alpha_in_node: str) -> tuple[np.ndarray, np.ndarray]:
+            """Bandwidth (efficiency applied) and start-up of the link a collective uses: NVLink
+            within a node, the network across nodes."""
+            rows = list(zip(gpus, cals, in_node, strict=True))
+            gb_per_s = [g.intra_node_gb_per_s if inn else g.inter_node_gb_per_s for g, _, inn in rows]
+            us = [getattr(c, alpha_in_node) if inn else c.inter_node_latency_us for _, c, inn in rows]
+            bw = [x * 1e9 * c.link_efficiency for x, (_, c, _) in zip(gb_per_s, rows, strict=True)]
+            return arr(bw), arr([x * 1e-6 for x in us])
+
+        tp_bw, tp_alpha = link(tp_in_node, "allreduce_latency_us")
+        pp_bw, pp_alpha = link(pp_in_node, "p2p_latency_us")
         return cls(
             tp=arr([float(x) for x in tp]),
             pp=arr([float(x) for x in pp]),
@@ -255,30 +266,10 @@ class Hardware:
             flops=arr(
                 [g.dense_tflops * 1e12 * c.compute_efficiency for g, c in zip(gpus, cals, strict=True)]
             ),
-            tp_bw=arr(
-                [
-                    (g.intra_node_gb_per_s if inn else g.inter_node_gb_per_s) * 1e9 * c.link_efficiency
-                    for g, c, inn in zip(gpus, cals, tp_in_node, strict=True)
-                ]
-            ),
-            tp_alpha=arr(
-                [
-                    (c.allreduce_latency_us if inn else c.inter_node_latency_us) * 1e-6
-                    for c, inn in zip(cals, tp_in_node, strict=True)
-                ]
-            ),
-            pp_bw=arr(
-                [
-                    (g.intra_node_gb_per_s if inn else g.inter_node_gb_per_s) * 1e9 * c.link_efficiency
-                    for g, c, inn in zip(gpus, cals, pp_in_node, strict=True)
-                ]
-            ),
-            pp_alpha=arr(
-                [
-                    (c.p2p_latency_us if inn else c.inter_node_latency_us) * 1e-6
-                    for c, inn in zip(cals, pp_in_node, strict=True)
-                ]
-            ),
+            tp_bw=tp_bw,
+            tp_alpha=tp_alpha,
+            pp_bw=pp_bw,
+            pp_alpha=pp_alpha,
             overhead=arr([c.step_overhead_ms * 1e-3 for c in cals]),
         )
 
@@ -434,7 +425,6 @@ def curve(arch: Arch, hw: Hardware, lengths: Lengths, kv_tok: np.ndarray) -> Cur
 @dataclass
 class Capacity:
     rate: np.ndarray  # req/s at the SLOs (0: cannot meet them)
-    n_seqs: np.ndarray  # mean running sequences there
     batch_cap: np.ndarray  # smallest power-of-two cap (or the KV limit) that does not bind
     binding: list[str]  # what stops the rate from growing: tpot, ttft, kv, batch
 
@@ -485,7 +475,7 @@ def capacity(c: Curve, slo: Slo, max_batch: Any = None) -> Capacity:
             binding.append("tpot")
         else:
             binding.append("ttft")
-    return Capacity(rate, n, batch, binding)
+    return Capacity(rate, batch, binding)
 
 
 def at_rate(c: Curve, rate: Any) -> dict[str, np.ndarray]:

@@ -1,5 +1,6 @@
-"""Build the replica-mix model on CP-SAT or PuLP, warm-start it from the best baseline, solve it tier by
-tier (solver.engine.lexicographic), decode; bounds come back in the objective's units."""
+"""What CP-SAT (cpsat.py) and the ILP (ilp.py) share: warm-start the replica-mix model from the best
+baseline, solve it tier by tier (solver.engine.lexicographic), decode; bounds come back in the
+objective's units."""
 
 from __future__ import annotations
 
@@ -8,14 +9,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from solver.engine.cpsat import CpSatBackend
 from solver.engine.family import ExactContext, ExactOutcome
-from solver.engine.ilp import PulpBackend
 from solver.engine.lexicographic import solve_lexicographic
-from solver.engine.modeling import CpSatBuilder, PulpBuilder
 from solver.parallelism import formulation
 from solver.parallelism.explain import engine_conflicts
-from solver.parallelism.plans import from_plan, to_plan
+from solver.parallelism.plans import LATENCY, from_plan, to_plan
 from solver.parallelism.problem import LATENCY_SCALE, Problem
 
 
@@ -36,42 +34,30 @@ def to_units(
     return out
 
 
-def solve(p: Problem, engine: str, ctx: ExactContext) -> ExactOutcome:
-    t0 = time.perf_counter()
-    backend: Any
-    cap = None
-    if p.objective == "min_latency" and ctx.hint_objective is not None:
-        cap = int(round(ctx.hint_objective["latency_ms"] * LATENCY_SCALE))
-    if engine == "cpsat":
-        cb = CpSatBuilder(ctx.deadline)
-        model = formulation.build(p, cb, cap)
-        senses = {t.name: t.sense for t in model.tiers}
+def latency_cap_us(p: Problem, ctx: ExactContext) -> int | None:
+    """min_latency: the hint's latency, above which no variant can be in an optimum."""
+    if p.objective != "min_latency" or ctx.hint_objective is None:
+        return None
+    return int(round(ctx.hint_objective[LATENCY] * LATENCY_SCALE))
 
-        def sink(obj: dict[str, float]) -> None:
-            ctx.on_incumbent(to_units(dict(obj), senses) or {}, None, "cpsat")  # type: ignore[arg-type]
 
-        backend = CpSatBackend(
-            cb.model,
-            ctx.options,
-            ctx.workers,
-            model.tiers,
-            sink if ctx.options.return_progress else None,
-            ctx.deadline.token,
-        )
-        size = cb.size()
-        method = "cpsat"
-    else:
-        pb = PulpBuilder(ctx.deadline, "parallelism")
-        model = formulation.build(p, pb, cap)
-        backend = PulpBackend(pb.problem, ctx.options, ctx.options.ilp_solver)
-        size = pb.size()
-        method = f"ilp-{ctx.options.ilp_solver}"
+def run(
+    p: Problem,
+    model: formulation.Model,
+    backend: Any,
+    size: tuple[int, int],
+    method: str,
+    engine_name: str,
+    ctx: ExactContext,
+    started: float,
+) -> ExactOutcome:
+    """Hint, solve and decode a built model on its backend (CpSatBackend or PulpBackend)."""
     senses = {t.name: t.sense for t in model.tiers}
     if ctx.hint is not None:
         values = formulation.hint(p, model, from_plan(p, ctx.hint))
         if values is not None:
             backend.set_hint(values)
-    build_s = time.perf_counter() - t0
+    build_s = time.perf_counter() - started
     ctx.deadline.check("model building")
     lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s, ctx.nominal_s)
     out = ExactOutcome(
@@ -85,7 +71,7 @@ def solve(p: Problem, engine: str, ctx: ExactContext) -> ExactOutcome:
     )
     if lex.status == "infeasible":
         out.infeasible = True
-        out.conflicts = engine_conflicts(p, "CP-SAT" if engine == "cpsat" else "the ILP")
+        out.conflicts = engine_conflicts(p, engine_name)
         return out
     out.proven_optimal = lex.status == "optimal"
     out.bound = to_units(lex.bound, senses)

@@ -77,6 +77,14 @@ def _nothing_fits(p: Problem) -> Explanation:
             message="every measured candidate has zero capacity: no configuration serves any bucket",
         )
     assert p.arch is not None
+    if not p.rejected:  # TP1 x PP1 is a candidate on any pool with a GPU
+        return Explanation(
+            item="inventory",
+            constraint="capacity",
+            message="the inventory has no GPUs: every pool has count 0 "
+            f"({', '.join(q.name for q in p.pools)})",
+            data={"gpus": 0},
+        )
     slo = [r for r in p.rejected if r.reason == "slo"]
     if slo:
         return _slo(p, slo)
@@ -90,7 +98,7 @@ def _nothing_fits(p: Problem) -> Explanation:
             f"{best.data['weights_gib']:.1f} GiB per GPU) but leave KV-cache room for "
             f"{int(best.data['kv_tokens'])} tokens; one request needs up to "
             f"{int(best.data['request_tokens'])} (p90 prompt + p90 output)",
-            data={"pool": p.pools[best.pool].name, "tp": best.tp, "pp": best.pp, **best.data},
+            data=_where(p, best),
         )
     return _memory(p)
 
@@ -125,10 +133,13 @@ def _memory(p: Problem) -> Explanation:
             f"weights on each GPU, {-best.data['free_gib']:.1f} GiB more than the "
             f"{best.data['usable_gib']:.1f} GiB usable leave after the workspace"
         )
-        data["closest"] = {"pool": p.pools[best.pool].name, "tp": best.tp, "pp": best.pp, **best.data}
-    else:
-        msg += f"; no TP degree divides its {arch.heads} heads within a node"
+        data["closest"] = _where(p, best)
     return Explanation(item="model", constraint="memory", message=msg, data=data)
+
+
+def _where(p: Problem, r: Rejection) -> dict[str, object]:
+    """A rejected configuration and its numbers, for an explanation's data."""
+    return {"pool": p.pools[r.pool].name, "tp": r.tp, "pp": r.pp, **r.data}
 
 
 def _slo(p: Problem, slo: list[Rejection]) -> Explanation:
@@ -136,40 +147,30 @@ def _slo(p: Problem, slo: list[Rejection]) -> Explanation:
     fast_tpot = min(slo, key=lambda r: r.data["tpot_ms"])
     fast_ttft = min(slo, key=lambda r: r.data["ttft_ms"])
     if w.tpot_ms is not None and fast_tpot.data["tpot_ms"] > w.tpot_ms:
-        return Explanation(
-            item="workload.tpot_ms",
-            constraint="slo",
-            message=f"no configuration meets TPOT {w.tpot_ms:g} ms: the fastest, {_cfg(p, fast_tpot)}, takes "
-            f"{fast_tpot.data['tpot_ms']:.1f} ms per output token even alone",
-            data={
-                "pool": p.pools[fast_tpot.pool].name,
-                "tp": fast_tpot.tp,
-                "pp": fast_tpot.pp,
-                **fast_tpot.data,
-            },
+        item, best = "workload.tpot_ms", fast_tpot
+        msg = (
+            f"no configuration meets TPOT {w.tpot_ms:g} ms: the fastest, {_cfg(p, best)}, takes "
+            f"{best.data['tpot_ms']:.1f} ms per output token even alone"
         )
-    if w.ttft_ms is not None and fast_ttft.data["ttft_ms"] > w.ttft_ms:
+    elif w.ttft_ms is not None and fast_ttft.data["ttft_ms"] > w.ttft_ms:
+        item, best = "workload.ttft_ms", fast_ttft
         prompt = p.lengths[0].prompt_p90 if p.lengths else 0
-        return Explanation(
-            item="workload.ttft_ms",
-            constraint="slo",
-            message=f"no configuration meets TTFT {w.ttft_ms:g} ms: the fastest, {_cfg(p, fast_ttft)}, takes "
-            f"{fast_ttft.data['ttft_ms']:.0f} ms to the first token of a {prompt:g}-token prompt even alone",
-            data={
-                "pool": p.pools[fast_ttft.pool].name,
-                "tp": fast_ttft.tp,
-                "pp": fast_ttft.pp,
-                **fast_ttft.data,
-            },
+        msg = (
+            f"no configuration meets TTFT {w.ttft_ms:g} ms: the fastest, {_cfg(p, best)}, takes "
+            f"{best.data['ttft_ms']:.0f} ms to the first token of a {prompt:g}-token prompt even alone"
         )
-    return Explanation(
-        item="workload",
-        constraint="slo",
-        message=f"no configuration meets TTFT {w.ttft_ms:g} ms and TPOT {w.tpot_ms:g} ms together: the "
-        f"fastest decoder, {_cfg(p, fast_tpot)} ({fast_tpot.data['tpot_ms']:.1f} ms per token), takes "
-        f"{fast_tpot.data['ttft_ms']:.0f} ms to the first token; the fastest prefill, {_cfg(p, fast_ttft)} "
-        f"({fast_ttft.data['ttft_ms']:.0f} ms), decodes at {fast_ttft.data['tpot_ms']:.1f} ms per token",
-    )
+    else:
+        return Explanation(
+            item="workload",
+            constraint="slo",
+            message=f"no configuration meets TTFT {w.ttft_ms:g} ms and TPOT {w.tpot_ms:g} ms together: the "
+            f"fastest decoder, {_cfg(p, fast_tpot)} ({fast_tpot.data['tpot_ms']:.1f} ms per token), takes "
+            f"{fast_tpot.data['ttft_ms']:.0f} ms to the first token; the fastest prefill, "
+            f"{_cfg(p, fast_ttft)} ({fast_ttft.data['ttft_ms']:.0f} ms), decodes at "
+            f"{fast_ttft.data['tpot_ms']:.1f} ms per token",
+            data={"fastest_decoder": _where(p, fast_tpot), "fastest_prefill": _where(p, fast_ttft)},
+        )
+    return Explanation(item=item, constraint="slo", message=msg, data=_where(p, best))
 
 
 def capacity_bound(p: Problem) -> tuple[float | None, list[str]]:

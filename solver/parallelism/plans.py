@@ -20,8 +20,9 @@ from solver.parallelism.problem import (
     Config,
     Problem,
     hardware,
+    hardware_for,
     layout,
-    mixed,
+    new_config,
 )
 
 COST = "cost_per_hour"
@@ -66,18 +67,23 @@ def config_at(p: Problem, pool: int, tp: int, pp: int, ep: int, max_batch: int) 
     )
     if float(free) <= 0 or int(kv) < min(ln.reserved for ln in p.lengths):
         return None
-    items, tin, pin = layout(tp, pp, info.gpn)
-    c = Config(pool, tp, pp, ep, items, tin, pin, False, max_batch, [], 0, tp * pp * info.price_micro)
+    _, tin, pin = layout(tp, pp, info.gpn)
     nb = len(p.lengths)
-    hw = hardware(p, [c]).subset([0] * nb)
+    hw = hardware_for(p.pools, [(pool, tp, pp, ep, tin, pin)] * nb)
     curve = cm.curve(arch, hw, cm.Lengths.stack(p.lengths), np.full(nb, float(kv)))
     res = cm.capacity(curve, p.slo, max_batch=np.full(nb, max_batch))
-    c.cap = [int(x) for x in np.floor(res.rate * RATE_SCALE + 1e-6)]
-    c.binding = list(res.binding)
-    c.mix = mixed(c.cap, p.shares)
-    c.weights_gib = float(cm.weight_bytes_per_gpu(arch, tp, pp) / cm.GIB)
-    c.kv_tokens = int(kv)
-    return c
+    return new_config(
+        info,
+        tp,
+        pp,
+        ep,
+        [int(x) for x in np.floor(res.rate * RATE_SCALE + 1e-6)],
+        p.shares,
+        max_batch=max_batch,
+        weights_gib=float(cm.weight_bytes_per_gpu(arch, tp, pp) / cm.GIB),
+        kv_tokens=int(kv),
+        binding=list(res.binding),
+    )
 
 
 def _predict(p: Problem, c: Config, rates: dict[int, float]) -> tuple[float, float, float] | None:
@@ -166,6 +172,7 @@ def to_plan(p: Problem, groups: list[Group]) -> ParallelismPlan:
                 if n_buckets > 1 or p.mode == "buckets"
                 else None,
                 bucket_slices=list(g.slices) if g.slices is not None else None,
+                limited_by=list(c.binding) or None,
                 weights_gib_per_gpu=round(c.weights_gib, 4) if c.weights_gib is not None else None,
                 kv_tokens=c.kv_tokens,
                 cost_per_hour=c.cost_micro / PRICE_SCALE,

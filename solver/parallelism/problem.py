@@ -33,16 +33,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.parallelism import ModelSpec, ParallelismInstance
+from models.parallelism import LATENCY_SCALE, PRICE_SCALE, RATE_SCALE, ModelSpec, ParallelismInstance
+from models.parallelism import LOAD_LEVELS as LEVELS
 from solver.parallelism import costmodel as cm
 from solver.parallelism.costmodel import Arch, Calibration, Gpu, Lengths, Slo
 from solver.parallelism.presets import gpu_preset, model_preset
 
-RATE_SCALE = 10_000
-PRICE_SCALE = 1_000_000
 LOAD_SCALE = 1_000_000
-LATENCY_SCALE = 1000  # per ms
-LEVELS = 8
 MAX_PP_DEFAULT = 32
 VLLM_MAX_NUM_SEQS = 256
 
@@ -349,15 +346,7 @@ def modeled_configs(
     raws = [raws[i] for i in keep]
     weights, kv_tok = weights[keep], kv_tok[keep]
     lay = [layout(r.tp, r.pp, pools[r.pool].gpn) for r in raws]
-    hw = cm.Hardware.build(
-        [pools[r.pool].gpu for r in raws],
-        [pools[r.pool].cal for r in raws],
-        [r.tp for r in raws],
-        [r.pp for r in raws],
-        [r.ep for r in raws],
-        [x[1] for x in lay],
-        [x[2] for x in lay],
-    )
+    hw = hardware_for(pools, [(r.pool, r.tp, r.pp, r.ep, x[1], x[2]) for r, x in zip(raws, lay, strict=True)])
     caps: list[np.ndarray] = []
     batch = np.zeros(len(raws), dtype=np.int64)
     bindings: list[list[str]] = [[] for _ in raws]
@@ -382,27 +371,56 @@ def modeled_configs(
                 )
             )
             continue
-        pool = pools[r.pool]
         out.append(
-            Config(
-                pool=r.pool,
-                tp=r.tp,
-                pp=r.pp,
-                ep=r.ep,
-                items=lay[i][0],
-                tp_in_node=lay[i][1],
-                pp_in_node=lay[i][2],
-                measured=False,
+            new_config(
+                pools[r.pool],
+                r.tp,
+                r.pp,
+                r.ep,
+                cap,
+                shares,
                 max_batch=int(batch[i]),
-                cap=cap,
-                mix=mixed(cap, shares),
-                cost_micro=r.tp * r.pp * pool.price_micro,
                 weights_gib=float(weights[i] / cm.GIB),
                 kv_tokens=int(kv_tok[i]),
                 binding=bindings[i],
             )
         )
     return out, rejected
+
+
+def new_config(
+    pool: PoolInfo,
+    tp: int,
+    pp: int,
+    ep: int,
+    cap: list[int],
+    shares: list[float],
+    *,
+    max_batch: int | None,
+    measured: bool = False,
+    weights_gib: float | None = None,
+    kv_tokens: int | None = None,
+    binding: list[str] | None = None,
+) -> Config:
+    """A configuration on a pool: its node layout, mixed-workload capacity and price follow."""
+    items, tp_in_node, pp_in_node = layout(tp, pp, pool.gpn)
+    return Config(
+        pool=pool.index,
+        tp=tp,
+        pp=pp,
+        ep=ep,
+        items=items,
+        tp_in_node=tp_in_node,
+        pp_in_node=pp_in_node,
+        measured=measured,
+        max_batch=max_batch,
+        cap=cap,
+        mix=mixed(cap, shares),
+        cost_micro=tp * pp * pool.price_micro,
+        weights_gib=weights_gib,
+        kv_tokens=kv_tokens,
+        binding=list(binding or []),
+    )
 
 
 def mixed(cap: list[int], shares: list[float]) -> int:
@@ -422,23 +440,7 @@ def measured_configs(inst: ParallelismInstance, pools: list[PoolInfo], shares: l
         cap = [int(math.floor(x * RATE_SCALE + 1e-6)) for x in caps]
         if not any(cap):
             continue
-        items, tin, pin = layout(c.tp, c.pp, pool.gpn)
-        out.append(
-            Config(
-                pool=pool.index,
-                tp=c.tp,
-                pp=c.pp,
-                ep=c.ep,
-                items=items,
-                tp_in_node=tin,
-                pp_in_node=pin,
-                measured=True,
-                max_batch=c.max_batch,
-                cap=cap,
-                mix=mixed(cap, shares),
-                cost_micro=c.tp * c.pp * pool.price_micro,
-            )
-        )
+        out.append(new_config(pool, c.tp, c.pp, c.ep, cap, shares, max_batch=c.max_batch, measured=True))
     return out
 
 
@@ -489,16 +491,21 @@ def variants_of(p: Problem) -> list[Variant]:
     return out
 
 
-def hardware(p: Problem, configs: list[Config]) -> cm.Hardware:
+def hardware_for(pools: list[PoolInfo], rows: list[tuple[int, int, int, int, bool, bool]]) -> cm.Hardware:
+    """The cost model's arrays for configurations given as (pool, tp, pp, ep, tp_in_node, pp_in_node)."""
     return cm.Hardware.build(
-        [p.pools[c.pool].gpu for c in configs],
-        [p.pools[c.pool].cal for c in configs],
-        [c.tp for c in configs],
-        [c.pp for c in configs],
-        [c.ep for c in configs],
-        [c.tp_in_node for c in configs],
-        [c.pp_in_node for c in configs],
+        [pools[r[0]].gpu for r in rows],
+        [pools[r[0]].cal for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
     )
+
+
+def hardware(p: Problem, configs: list[Config]) -> cm.Hardware:
+    return hardware_for(p.pools, [(c.pool, c.tp, c.pp, c.ep, c.tp_in_node, c.pp_in_node) for c in configs])
 
 
 def upper_bound(p: Problem, v: Variant) -> int:

@@ -165,3 +165,72 @@ def test_objective_is_recomputed_from_the_plan(modeled):
         for g in modeled["replicas"]
     )
     assert report.objective == {"cost_per_hour": pytest.approx(expected, abs=1e-9)}
+
+
+def test_checker_shares_no_code_with_the_formulations():
+    """check.py reads the instance itself: nothing from the modules that build and solve the model."""
+    import ast
+    from pathlib import Path
+
+    import solver.parallelism.check as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    ours = {m for m in imported if m.startswith("solver.")}
+    assert ours == {"solver.engine.family", "solver.parallelism", "solver.parallelism.presets"}, ours
+    names = {
+        a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module == "solver.parallelism"
+        for a in n.names
+    }
+    assert names == {"costmodel"}  # the physics the instance refers to, nothing else
+
+
+def test_the_checker_resolves_partial_nodes_and_specs_itself():
+    # 9 GPUs in nodes of 6: the last node has 3, so two TP4 groups (8 GPUs) do not pack
+    inst = {
+        "model": {"preset": "llama-3-70b", "weight_bytes": 1},
+        "workload": chat_workload(6.0),
+        "inventory": [{"gpu": "H100-SXM", "count": 9, "gpus_per_node": 6, "cost_per_hour": 6.5}],
+        "max_pp": 1,
+    }
+    problem = build(ParallelismInstance.model_validate(inst))
+    c = config_at(problem, 0, 4, 1, 1, 256)
+    assert c is not None and c.weights_gib == pytest.approx(63.75 / 4 + 0.489, abs=1e-3)  # FP8, TP4
+    problem.objective = "max_throughput"
+    one = to_plan(problem, [Group(c, 1)]).model_dump()
+    assert violations(inst, one) == []
+    two = _resum({**one, "replicas": [{**one["replicas"][0], "count": 2}]})
+    [v] = violations(inst, two)
+    assert v == (
+        "pool H100-SXM: a 4-GPU group does not fit in any node (2 nodes of 6 GPUs, the last with 3, "
+        "5 GPUs left in pieces of 3 or fewer)"
+    )
+    # the same plan in bf16: the checker's own memory arithmetic doubles it, 127.5/4 + 0.978 GiB per GPU
+    bf16 = {**inst, "model": "llama-3-70b"}
+    [v] = [v for v in violations(bf16, one) if "weights_gib_per_gpu" in v]
+    claimed = float(v.split("but the model puts ")[1].split(" GiB")[0])
+    assert claimed == pytest.approx(127.5 / 4 + 0.978, abs=2e-3)
+
+
+def test_a_plan_that_fails_the_checker_is_never_returned(monkeypatch):
+    """The exact engine's plan claims a TPOT below the cost model's: the portfolio discards it as a
+    defect and returns the best checked plan (the baseline's), which passes the checker."""
+    from solver.parallelism import exact
+
+    real = exact.to_plan
+
+    def optimistic(p, groups):
+        plan = real(p, groups)
+        for g in plan.replicas:
+            g.tpot_ms = round(g.tpot_ms / 2, 3)
+        return plan
+
+    monkeypatch.setattr(exact, "to_plan", optimistic)
+    for engine in ("cpsat", "ilp"):
+        r = solver.solve(request(MODELED, workers=1, engine=engine))
+        assert any(w.startswith(f"defect: {engine} plan failed the checker") for w in r.warnings), r.warnings
+        assert r.plan is not None and r.engine == "heuristic"
+        assert check(ParallelismInstance.model_validate(MODELED), r.plan).ok

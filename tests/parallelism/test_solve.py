@@ -294,3 +294,60 @@ def test_cli_solves_a_shipped_request_file():
     body = __import__("json").loads(result.stdout)
     assert body["kind"] == "parallelism" and body["status"] == "optimal"
     assert body["objective"] == {"cost_per_hour": 6.7}
+
+
+def test_slo_explanation_when_no_configuration_meets_both_targets():
+    def pool(name: str, hbm: float, tflops: float) -> dict:
+        return {
+            "name": name,
+            "gpu": name,
+            "memory_gib": 80,
+            "hbm_gb_per_s": hbm,
+            "dense_tflops": tflops,
+            "intra_node_gb_per_s": 400,
+            "inter_node_gb_per_s": 50,
+            "gpus_per_node": 1,
+            "count": 1,
+            "cost_per_hour": 1,
+        }
+
+    # one GPU decodes fast and prefills slowly, the other the reverse: each target is met by one of them
+    inst = {
+        "model": "llama-3-8b",
+        "workload": {**chat_workload(1.0), "ttft_ms": 150, "tpot_ms": 12},
+        "inventory": [pool("decoder", 8000, 60), pool("prefiller", 600, 3000)],
+        "max_pp": 1,
+    }
+    r = solved(request(inst), status="infeasible", plan=None)
+    [why] = r.explanations
+    assert why.item == "workload" and why.constraint == "slo"
+    assert why.message.startswith("no configuration meets TTFT 150 ms and TPOT 12 ms together: the fastest ")
+    assert why.data["fastest_decoder"]["pool"] == "decoder" and why.data["fastest_decoder"]["tpot_ms"] < 12
+    assert why.data["fastest_prefill"]["pool"] == "prefiller" and why.data["fastest_prefill"]["ttft_ms"] < 150
+    assert why.data["fastest_decoder"]["ttft_ms"] > 150 and why.data["fastest_prefill"]["tpot_ms"] > 12
+
+
+def test_an_empty_inventory_is_explained_as_such():
+    inst = {
+        "model": "llama-3-70b",
+        "workload": chat_workload(1.0),
+        "inventory": [{"gpu": "H100-SXM", "count": 0, "cost_per_hour": 6.5}],
+    }
+    r = solved(request(inst), status="infeasible", plan=None)
+    [why] = r.explanations
+    assert (why.item, why.constraint) == ("inventory", "capacity")
+    assert why.message == "the inventory has no GPUs: every pool has count 0 (H100-SXM)"
+
+
+def test_each_group_says_what_limits_its_capacity():
+    r = solved(request(issue_example(), time_limit_s=1.0), status="optimal")
+    [g] = r.plan.replicas
+    # TP2 on 80 GiB: 65.7 GiB of weights leave KV room for ~25 requests of 1152 tokens
+    assert g.limited_by == ["kv"] and g.max_batch == g.kv_tokens // (1024 + 128)
+    tight = issue_example()
+    tight["workload"]["tpot_ms"] = 25  # only TP4 and TP8 decode this fast; TP4 at its TPOT limit
+    r = solved(request(tight, time_limit_s=1.0), status="optimal")
+    assert [(g.tp, g.limited_by) for g in r.plan.replicas] == [(4, ["tpot"])]
+    assert r.plan.replicas[0].tpot_ms <= 25
+    measured = solved(request(melange(), workers=1), status="optimal")
+    assert all(g.limited_by is None for g in measured.plan.replicas)
