@@ -38,6 +38,7 @@ class BatchingFamily:
     result_model = BatchingResult
 
     def prepare(self, instance: BatchingInstance) -> Problem:
+        checker.forget(instance)  # a solve reads the instance as it is now, even if edited in place
         cols = columns(instance)
         validate(instance, cols)
         return build(instance, cols)

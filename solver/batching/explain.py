@@ -57,7 +57,7 @@ def explain(p: Problem, plan: BatchingPlan) -> list[Explanation]:
     if len(p.px_ids):
         extra = np.where((x >= 0) & (st.members[np.maximum(x, 0)] == 0), p.px_blocks[np.maximum(x, 0)], 0)
     need = ceil_div(chunk, p.block) + extra
-    grid = Grid(p, p.run_life(d.run_chunk), d.kept)
+    grid = Grid(p, d.kept)
     for j in d.admit:
         grid.add(int(grid.item[j]))
     rows = np.arange(p.scenarios)[:, None]

@@ -36,7 +36,6 @@ PF_WINDOW = 200  # LightLLM PastFutureQueue.WINDOW_SIZE
 PF_MIN_SAMPLES = 200
 PF_MAX_LISTS = 5
 MAX_TRIES = 128  # candidates the guarded greedy examines per order
-LOOK_AHEAD = 16  # evaluated together (vectorised) at each step of its pass
 
 
 class Step:
@@ -218,7 +217,7 @@ def guarded_greedy(p: Problem, deadline: Deadline | None = None) -> Decision:
         "density": by_density[passing <= most][:MAX_TRIES],
     }
     pool = np.unique(np.concatenate(list(orders.values())))
-    grid = Grid(p, p.run_life(chunk), kept, pool)
+    grid = Grid(p, kept, pool)
     cost_per_token = p.eviction_per_1k / 1000.0 / p.scenarios
     notes = []
     if not kept.all():
@@ -272,7 +271,8 @@ def _greedy(
 ) -> Decision:
     """One pass in `order`: admit each request that fits this step and the guard and raises the score;
     pass over the others (they cannot fit later: the batch only fills up). The candidates' fixed data
-    are gathered once; each round evaluates the next LOOK_AHEAD of them against the grid at once."""
+    are gathered once; each round evaluates every candidate left against the grid at once and admits
+    the first that gains (with the run of gaining ones behind it, when they can join together)."""
     limit = np.maximum(p.cap, p.base_peak)[:, None]
     cum_pen = np.concatenate([[0], np.cumsum(p.w_pen[p.order])])
     pool = order[:MAX_TRIES]
@@ -285,7 +285,7 @@ def _greedy(
     overflow = float(np.maximum(grid.peak() - p.cap, 0).sum())
     at = 0
     while at < len(pool) and st.seats >= 1 and st.budget >= 1:
-        cut = slice(at, at + LOOK_AHEAD)
+        cut = slice(at, None)
         chunk = np.minimum(work[cut], st.budget)
         need = -(-chunk // p.block)
         x = prefix[cut]
@@ -293,21 +293,38 @@ def _greedy(
             xs = np.maximum(x, 0)
             need = need + np.where((x >= 0) & (st.members[xs] == 0), p.px_blocks[xs], 0)
         q = pos[:, cut]
+        # exact for a request without a shared prefix; for one with, a lower bound (its prefix may have
+        # to outlive its other holders), made exact below where it matters
         new_peak = np.maximum(grid.pm[rows, q] + held[:, cut], grid.sm[rows, q + 1])
-        for k in np.flatnonzero(x >= 0).tolist():  # a prefix may outlive its holders: exact, one by one
-            new_peak[:, k] = grid.peak_with(int(grid.item[pool[at + k]]))
-        ok = (need <= st.free) & ((new_peak > limit).sum(axis=0) <= p.allowed_violations)
         r = rank[cut]
-        new_overflow = np.maximum(new_peak - p.cap, 0).sum(axis=0)
-        gain = value[cut] - (new_overflow - overflow) * cost_per_token
+        base_gain = value[cut]
         if penalties:
-            gain -= np.where(r > latest, cum_pen[r] - cum_pen[latest + 1], -pen[cut])
-        hit = ok & (gain > 0)
-        hits = np.flatnonzero(hit)
-        if not len(hits):
-            at += LOOK_AHEAD
-            continue
-        k = int(hits[0])
+            base_gain = base_gain - np.where(r > latest, cum_pen[r] - cum_pen[latest + 1], -pen[cut])
+        fits = need <= st.free
+
+        def gains(
+            peak: np.ndarray, base: np.ndarray, overflow: float = overflow
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            over = np.maximum(peak - p.cap, 0).sum(axis=0)
+            ok = (peak > limit).sum(axis=0) <= p.allowed_violations
+            return ok, over, base - (over - overflow) * cost_per_token
+
+        ok, new_overflow, gain = gains(new_peak, base_gain)
+        hit = fits & ok & (gain > 0)
+        k = -1
+        for u in np.flatnonzero(hit).tolist():
+            if x[u] < 0:
+                k = u
+                break
+            exact = grid.peak_with(int(grid.item[pool[at + u]]))[:, None]
+            ok_u, over_u, gain_u = gains(exact, base_gain[u : u + 1])
+            new_peak[:, u], new_overflow[u] = exact[:, 0], over_u[0]
+            if ok_u[0] and gain_u[0] > 0:
+                k = u
+                break
+            hit[u] = False
+        if k < 0:
+            break
         run = _run_of_hits(p, st, hit, x, work[cut], k)
         if len(run) > 1:  # admit the run at once if, together, it adds no overflow and keeps the guard
             items = [int(grid.item[pool[at + u]]) for u, _ in run]

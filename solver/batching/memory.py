@@ -20,17 +20,24 @@ class Grid:
     """Items: the running requests, then the waiting requests of `pool` (default: all); `item[j]` is the
     item of waiting request j (-1 outside the pool)."""
 
-    def __init__(self, p: Problem, run_life: np.ndarray, kept: np.ndarray, pool: np.ndarray | None = None):
+    def __init__(self, p: Problem, kept: np.ndarray, pool: np.ndarray | None = None):
         self.p = p
         pool = np.arange(p.nw) if pool is None else np.asarray(pool, dtype=np.int64)
         self.item = np.full(p.nw, -1, dtype=np.int64)
         self.item[pool] = p.nr + np.arange(len(pool))
-        life = np.concatenate([run_life, p.life[:, p.nr + pool]], axis=1)
+        life = np.concatenate([p.life[:, : p.nr], p.life[:, p.nr + pool]], axis=1)
         self.life = life
         self.held = np.concatenate([p.r_held, p.w_held[pool]])
         self.owner = np.concatenate([p.r_prefix, p.w_prefix[pool]])
         s, n = life.shape
-        order = np.argsort(life, axis=1, kind="stable")
+        # the items in the problem's lifetime order (a filter of it: no sort), as item numbers
+        member = np.zeros(p.nr + p.nw, dtype=bool)
+        member[: p.nr] = True
+        member[p.nr + pool] = True
+        to_item = np.zeros(p.nr + p.nw, dtype=np.int64)
+        to_item[: p.nr] = np.arange(p.nr)
+        to_item[p.nr + pool] = p.nr + np.arange(len(pool))
+        order = to_item[p.ordered(member)]
         self.t = np.take_along_axis(life, order, axis=1)
         # each item's grid point: the last position holding its lifetime (ties share the last one)
         idx = np.broadcast_to(np.arange(n), (s, n))
@@ -45,13 +52,11 @@ class Grid:
         self.present = np.zeros(n, dtype=bool)
         self.present[: p.nr] = kept
         # memory of the kept running requests at every grid point, by suffix sums over their positions
-        m = np.zeros((s, n + 1), dtype=np.int64)
-        g = np.zeros((s, n + 1), dtype=np.int64)
-        rows = np.repeat(np.arange(s), int(kept.sum()))
         idx = np.flatnonzero(kept)
-        if len(idx):
-            np.add.at(m, (rows, pos[:, idx].ravel()), np.tile(self.held[idx], s))
-            np.add.at(g, (rows, pos[:, idx].ravel()), 1)
+        flat = (np.arange(s)[:, None] * (n + 1) + pos[:, idx]).ravel()
+        m = np.bincount(flat, weights=np.tile(self.held[idx], s), minlength=s * (n + 1))
+        m = m.reshape(s, n + 1).astype(np.int64)
+        g = np.bincount(flat, minlength=s * (n + 1)).reshape(s, n + 1)
         m = np.cumsum(m[:, ::-1], axis=1)[:, ::-1][:, :n]
         g = np.cumsum(g[:, ::-1], axis=1)[:, ::-1][:, :n]
         self.m = m + self.t * g

@@ -39,7 +39,7 @@ def blocks_now(p: Problem, d: Decision) -> int:
 
 
 def peaks(p: Problem, d: Decision) -> np.ndarray:
-    return batch_peaks(p, d.kept, np.asarray(d.admit, dtype=np.int64), p.run_life(d.run_chunk))
+    return batch_peaks(p, d.kept, np.asarray(d.admit, dtype=np.int64))
 
 
 def passed_over(p: Problem, admit: list[int]) -> np.ndarray:

@@ -13,6 +13,7 @@ counted at each step is never below what the engine allocates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -94,10 +95,26 @@ class Problem:
         step = np.where(self.r_decoding, 1, chunk)
         return ceil_div(self.r_own + step, self.block)
 
-    def run_life(self, chunk: np.ndarray) -> np.ndarray:
-        """[S, nr] lifetimes of the running requests given their prefill chunks this step."""
-        rem = self.lengths[:, : self.nr] - self.r_gen
-        return rem + ceil_div(np.maximum(self.r_pending - chunk, 0), self.rate)
+    @functools.cached_property
+    def held(self) -> np.ndarray:
+        """[n] held tokens of every request: running, then waiting."""
+        return np.concatenate([self.r_held, self.w_held])
+
+    @functools.cached_property
+    def owner(self) -> np.ndarray:
+        """[n] resident prefix of every request (-1: none): running, then waiting."""
+        return np.concatenate([self.r_prefix, self.w_prefix])
+
+    @functools.cached_property
+    def by_life(self) -> np.ndarray:
+        """[S, n] every request (running, then waiting) by lifetime, ascending, in each scenario: the
+        order of any batch is this one filtered (see `ordered`), so no batch is sorted again."""
+        return np.argsort(self.life, axis=1)
+
+    def ordered(self, member: np.ndarray) -> np.ndarray:
+        """[S, m] the m requests of the bool mask `member` [n], by lifetime ascending in each scenario."""
+        order = self.by_life
+        return order[member[order]].reshape(order.shape[0], -1)
 
 
 # the requests' numeric fields, in the row order of Columns.run / Columns.wait; None (optional) is nan
@@ -306,27 +323,27 @@ def build(inst: BatchingInstance, cols: Columns | None = None) -> Problem:
     return p
 
 
-def batch_peaks(
-    p: Problem, kept: np.ndarray, admitted: np.ndarray, run_life: np.ndarray | None = None
-) -> np.ndarray:
+def batch_peaks(p: Problem, kept: np.ndarray, admitted: np.ndarray) -> np.ndarray:
     """[S] future peak (tokens) of the kept running and the admitted waiting requests, by the formula:
     sorted by lifetime, descending, the memory at the k-th lifetime b(k) is the held tokens of the first
-    k plus b(k) times how many of them grow; a shared prefix is an item that does not grow and lives as
-    long as its longest-living holder."""
-    life_r = p.life[:, : p.nr] if run_life is None else run_life
-    idx_r = np.flatnonzero(kept)
-    idx_w = np.asarray(admitted, dtype=np.int64)
-    held = np.concatenate([p.r_held[idx_r], p.w_held[idx_w]])
-    life = np.concatenate([life_r[:, idx_r], p.life[:, p.nr + idx_w]], axis=1)
-    grow = np.ones(len(held), dtype=np.int64)
-    owners = np.concatenate([p.r_prefix[idx_r], p.w_prefix[idx_w]])
-    if len(p.px_ids) and (owners >= 0).any():
-        present = np.unique(owners[owners >= 0])
-        px_life = np.stack([life[:, owners == x].max(axis=1) for x in present.tolist()], axis=1)
-        held = np.concatenate([held, p.px_held[present]])
-        life = np.concatenate([life, px_life], axis=1)
-        grow = np.concatenate([grow, np.zeros(len(present), dtype=np.int64)])
-    return peaks_of(held, life, grow)
+    k plus b(k) times k; a shared prefix adds its tokens at every b(k) up to the lifetime of its
+    longest-living holder (it is stored once and does not grow). The batch's order is a filter of the
+    problem's (no sort)."""
+    member = np.zeros(p.nr + p.nw, dtype=bool)
+    member[: p.nr] = kept
+    member[p.nr + np.asarray(admitted, dtype=np.int64)] = True
+    m = int(member.sum())
+    if m == 0:
+        return np.zeros(p.scenarios, dtype=np.int64)
+    idx = p.ordered(member)[:, ::-1]
+    b = np.take_along_axis(p.life, idx, axis=1)
+    mem = np.cumsum(p.held[idx], axis=1) + b * np.arange(1, m + 1)
+    if len(p.px_ids):
+        owners = np.where(member, p.owner, -1)
+        for x in np.unique(owners[owners >= 0]).tolist():
+            last = p.life[:, owners == x].max(axis=1)
+            mem += np.where(b <= last[:, None], p.px_held[x], 0)
+    return mem.max(axis=1)
 
 
 def peaks_of(held: np.ndarray, life: np.ndarray, grow: np.ndarray) -> np.ndarray:

@@ -17,47 +17,48 @@ draw depends only on the instance (lengths, history, policy.scenarios and policy
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-
-from models.batching import BatchingInstance, RunningRequest, WaitingRequest
-
-
-def output_lengths(inst: BatchingInstance) -> np.ndarray:
-    """[S, n] total output tokens of every request (running, then waiting) in every scenario."""
-    reqs: list[RunningRequest | WaitingRequest] = [*inst.running, *inst.waiting]
-    n = len(reqs)
-    generated = np.fromiter((r.generated_tokens for r in reqs), dtype=np.int64, count=n)
-    max_new = np.fromiter((r.max_new_tokens for r in reqs), dtype=np.int64, count=n)
-    predicted = np.fromiter(
-        (-1 if r.predicted_output_tokens is None else r.predicted_output_tokens for r in reqs),
-        dtype=np.int64,
-        count=n,
-    )
-    history = np.sort(np.asarray(inst.history_output_tokens, dtype=np.int64))
-    return draw(generated, max_new, predicted, history, inst.policy.scenarios, inst.policy.scenario_seed)
-
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _mix(x: Any) -> Any:
-    """SplitMix64's finaliser: a bijection of uint64 that scrambles every bit."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, in place: a bijection of uint64 that scrambles every bit."""
+    tmp = np.empty_like(x)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        np.right_shift(x, np.uint64(shift), out=tmp)
+        x ^= tmp
+        x *= np.uint64(factor)
+    np.right_shift(x, np.uint64(31), out=tmp)
+    x ^= tmp
+    return x
 
 
-def uniforms(seed: int, stream: int, scenarios: int, columns: np.ndarray) -> np.ndarray:
-    """[S, len(columns)] uniforms in [0, 1) that depend only on (seed, stream, scenario, request index):
-    any subset of the requests gets the same values as the whole (the checker draws only the batch)."""
+_M64 = (1 << 64) - 1
+
+
+def _key(seed: int, stream: int) -> int:
+    """_mix of seed * golden + stream, in Python integers (a scalar: cheaper than numpy's)."""
+    x = (seed * int(_GOLDEN) + stream) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def uniforms(seed: int, streams: int, scenarios: int, columns: np.ndarray) -> np.ndarray:
+    """[streams, S, len(columns)] uniforms in [0, 1) that depend only on (seed, stream, scenario, request
+    index): any subset of the requests gets the same values as the whole (the checker draws only the
+    batch)."""
     s = np.arange(scenarios, dtype=np.uint64)[:, None]
     c = np.asarray(columns, dtype=np.uint64)[None, :]
     with np.errstate(over="ignore"):
-        key = _mix(np.uint64(seed) * _GOLDEN + np.uint64(stream))
-        x = _mix(key + (c * np.uint64(scenarios) + s + np.uint64(1)) * _GOLDEN)
-    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        base = (c * np.uint64(scenarios) + s + np.uint64(1)) * _GOLDEN
+        x = np.empty((streams, *base.shape), dtype=np.uint64)
+        for k in range(streams):
+            np.add(base, np.uint64(_key(seed, k)), out=x[k])
+        _mix(x)
+    x >>= np.uint64(11)
+    return x.astype(np.float64) * 2.0**-53
 
 
 def draw(
@@ -75,20 +76,21 @@ def draw(
     cols = np.arange(n) if columns is None else np.asarray(columns)
     s = scenarios
     out = np.empty((s, n), dtype=np.int64)
-    floor = generated + 1
     out[:] = max_new  # no prediction, no history above what was generated: the conservative reading
-    if len(history_sorted) and n:
-        slices = np.argsort(
-            uniforms(seed, 0, s, cols), axis=0
-        )  # per request, a shuffled order of the S slices
-        u = (slices + uniforms(seed, 1, s, cols)) / s  # stratified uniforms in [0, 1)
+    known = predicted >= 0
+    if len(history_sorted) and not known.all():
         start = np.searchsorted(history_sorted, generated, side="right")  # first value > generated
         count = len(history_sorted) - start
-        ok = count > 0
+        ok = (count > 0) & ~known  # a prediction overrides the history
         if ok.any():
-            pick = start[ok] + np.minimum((u[:, ok] * count[ok]).astype(np.int64), count[ok] - 1)
-            out[:, ok] = np.minimum(history_sorted[pick], max_new[ok])
-    known = predicted >= 0
+            every = bool(ok.all())
+            sub = slice(None) if every else ok
+            u = uniforms(seed, 2, s, cols[sub])
+            slices = np.argsort(u[0], axis=0)  # per request, a shuffled order of the S slices
+            u = (slices + u[1]) / s  # stratified uniforms in [0, 1)
+            start, count = start[sub], count[sub]
+            pick = start + np.minimum((u * count).astype(np.int64), count - 1)
+            out[:, sub] = np.minimum(history_sorted[pick], max_new[sub])
     if known.any():
-        out[:, known] = np.clip(predicted[known], floor[known], max_new[known])
-    return np.maximum(out, np.minimum(floor, max_new))
+        out[:, known] = np.clip(predicted[known], generated[known] + 1, max_new[known])
+    return np.maximum(out, np.minimum(generated + 1, max_new))

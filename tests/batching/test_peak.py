@@ -72,22 +72,30 @@ def test_batch_peak_checker_sweep_and_grid_agree_with_simulation(seed):
     admitted = np.flatnonzero(rng.random(p.nw) < 0.5)
     expected = _simulated_batch(p, kept, admitted)
     assert batch_peaks(p, kept, admitted).tolist() == expected
-    grid = Grid(p, p.life[:, : p.nr], kept)
+    grid = Grid(p, kept)
     for j in admitted.tolist():
         before = grid.peak_with(int(grid.item[j]))
         grid.add(int(grid.item[j]))
         assert before.tolist() == grid.peak().tolist()
     assert grid.peak().tolist() == expected
     # the checker's own sweep, from the instance: same numbers
-    resident = {r.prefix_id: r.prefix_tokens for r in inst.running if r.prefix_id is not None}
+    resident: dict[str, int] = {}
+    for r in inst.running:
+        if r.prefix_id is not None:
+            resident.setdefault(r.prefix_id, len(resident))
     run = np.flatnonzero(kept)
     life = np.concatenate([p.life[:, run], p.life[:, p.nr + admitted]], axis=1)
     held = np.concatenate([p.r_held[run], p.w_held[admitted]])
-    owner = [inst.running[i].prefix_id for i in run.tolist()] + [
-        inst.waiting[j].prefix_id if inst.waiting[j].prefix_id in resident else None
-        for j in admitted.tolist()
-    ]
-    assert checker._sweep(life, held, owner, resident, inst.block_tokens).tolist() == expected
+    owner = np.asarray(
+        [resident.get(inst.running[i].prefix_id, -1) for i in run.tolist()]
+        + [resident.get(inst.waiting[j].prefix_id, -1) for j in admitted.tolist()],
+        dtype=np.int64,
+    )
+    px_held = np.zeros(len(resident), dtype=np.int64)
+    for r in inst.running:
+        if r.prefix_id is not None:
+            px_held[resident[r.prefix_id]] = -(-r.prefix_tokens // inst.block_tokens) * inst.block_tokens
+    assert checker._sweep(life, held, owner, px_held).tolist() == expected
     # removing (preempting) restores the batch without that request
     if kept.any():
         i = int(np.flatnonzero(kept)[0])
