@@ -120,3 +120,36 @@ class Family(Protocol):
 
 
 Registry = Mapping[str, Family]
+
+
+def lexicographic_outcome(
+    lex: Any,
+    backend: Any,
+    method: str,
+    build_s: float,
+    size: tuple[int, int],
+    conflicts: Callable[[], list[Explanation]],
+    decode: Callable[[], Any],
+    bound: Bound | None = None,
+) -> ExactOutcome:
+    """The ExactOutcome of a solve_lexicographic run (a LexOutcome on its backend): infeasible with the
+    family's `conflicts`, else proven or not, the bound (`bound`, or the tiers' own) and the `decode`d
+    incumbent when there is one. Every family's exact engine ends this way."""
+    out = ExactOutcome(
+        None,
+        lex.raw_status,
+        method,
+        build_s=build_s,
+        solve_s=backend.solve_s,
+        variables=size[0],
+        constraints=size[1],
+    )
+    if lex.status == "infeasible":
+        out.infeasible = True
+        out.conflicts = conflicts()
+        return out
+    out.proven_optimal = lex.status == "optimal"
+    out.bound = lex.bound if bound is None else bound
+    if backend.has_solution():
+        out.plan = decode()
+    return out

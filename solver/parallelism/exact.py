@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from solver.engine.family import ExactContext, ExactOutcome
+from solver.engine.family import ExactContext, ExactOutcome, lexicographic_outcome
 from solver.engine.lexicographic import solve_lexicographic
 from solver.parallelism import formulation
 from solver.parallelism.explain import engine_conflicts
@@ -60,21 +60,13 @@ def run(
     build_s = time.perf_counter() - started
     ctx.deadline.check("model building")
     lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s, ctx.nominal_s)
-    out = ExactOutcome(
-        None,
-        lex.raw_status,
+    return lexicographic_outcome(
+        lex,
+        backend,
         method,
-        build_s=build_s,
-        solve_s=backend.solve_s,
-        variables=size[0],
-        constraints=size[1],
+        build_s,
+        size,
+        conflicts=lambda: engine_conflicts(p, engine_name),
+        decode=lambda: to_plan(p, formulation.decode(p, model, backend.value)),
+        bound=to_units(lex.bound, senses),
     )
-    if lex.status == "infeasible":
-        out.infeasible = True
-        out.conflicts = engine_conflicts(p, engine_name)
-        return out
-    out.proven_optimal = lex.status == "optimal"
-    out.bound = to_units(lex.bound, senses)
-    if backend.has_solution():
-        out.plan = to_plan(p, formulation.decode(p, model, backend.value))
-    return out

@@ -9,7 +9,7 @@ import numpy as np
 
 from models.common import Explanation
 from solver.engine.cpsat import CpSatBackend
-from solver.engine.family import ExactContext, ExactOutcome
+from solver.engine.family import ExactContext, ExactOutcome, lexicographic_outcome
 from solver.engine.ilp import PulpBackend
 from solver.engine.lexicographic import solve_lexicographic
 from solver.engine.modeling import CpSatBuilder, PulpBuilder
@@ -91,22 +91,9 @@ def solve_model(agg: Aggregate, engine: str, ctx: ExactContext, method: str) -> 
     build_s = time.perf_counter() - t0
     ctx.deadline.check("model building")
     lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s, ctx.nominal_s)
-    out = ExactOutcome(
-        None,
-        lex.raw_status,
-        method,
-        build_s=build_s,
-        solve_s=backend.solve_s,
-        variables=size[0],
-        constraints=size[1],
-    )
-    if lex.status == "infeasible":
-        out.infeasible = True
-        out.conflicts = policy_conflicts(agg)
-        return out
-    out.proven_optimal = lex.status == "optimal"
-    out.bound = lex.bound
-    if backend.has_solution():
+
+    def plan() -> Any:
         st = fill(decode(model, backend.value))
-        out.plan = to_plan(arr, st.node_of, st.gpus_of)
-    return out
+        return to_plan(arr, st.node_of, st.gpus_of)
+
+    return lexicographic_outcome(lex, backend, method, build_s, size, lambda: policy_conflicts(agg), plan)

@@ -25,7 +25,7 @@ from ortools.sat.python import cp_model
 from models.common import Explanation
 from models.workflow import MAKESPAN
 from solver.engine.cpsat import CpSatBackend, model_size
-from solver.engine.family import ExactContext, ExactOutcome
+from solver.engine.family import ExactContext, ExactOutcome, lexicographic_outcome
 from solver.engine.lexicographic import Tier, solve_lexicographic
 from solver.workflow import sgs
 from solver.workflow.bound import cheap_bound
@@ -219,24 +219,15 @@ def solve(p: Problem, ctx: ExactContext) -> ExactOutcome:
     build_s = time.perf_counter() - t0
     ctx.deadline.check("model building")
     lex = solve_lexicographic(backend, cm.tiers, ctx.deadline, ctx.reserve_s, ctx.nominal_s)
-    out = ExactOutcome(
-        None,
-        lex.raw_status,
+    return lexicographic_outcome(
+        lex,
+        backend,
         "cpsat",
-        build_s=build_s,
-        solve_s=backend.solve_s,
-        variables=variables,
-        constraints=constraints,
+        build_s,
+        (variables, constraints),
+        conflicts=lambda: infeasible_conflicts(p, "CP-SAT"),
+        decode=lambda: to_plan(p, decode(p, cm, backend)),
     )
-    if lex.status == "infeasible":
-        out.infeasible = True
-        out.conflicts = infeasible_conflicts(p, "CP-SAT")
-        return out
-    out.proven_optimal = lex.status == "optimal"
-    out.bound = lex.bound
-    if backend.has_solution():
-        out.plan = to_plan(p, decode(p, cm, backend))
-    return out
 
 
 def infeasible_conflicts(p: Problem, engine: str) -> list[Explanation]:

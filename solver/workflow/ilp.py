@@ -24,7 +24,7 @@ import pulp
 
 from models.workflow import MAKESPAN
 from solver.engine.errors import EngineDeclined
-from solver.engine.family import ExactContext, ExactOutcome
+from solver.engine.family import ExactContext, ExactOutcome, lexicographic_outcome
 from solver.engine.ilp import PulpBackend
 from solver.engine.lexicographic import Tier, solve_lexicographic
 from solver.workflow import sgs
@@ -333,21 +333,12 @@ def solve(p: Problem, ctx: ExactContext) -> ExactOutcome:
             solve_s=backend.solve_s,
             notes=[f"ilp-{ctx.options.ilp_solver} failed and its result was dropped: {exc}"],
         )
-    out = ExactOutcome(
-        None,
-        lex.raw_status,
+    return lexicographic_outcome(
+        lex,
+        backend,
         f"ilp-{ctx.options.ilp_solver} time-indexed",
-        build_s=build_s,
-        solve_s=backend.solve_s,
-        variables=variables,
-        constraints=model.prob.numConstraints(),
+        build_s,
+        (variables, model.prob.numConstraints()),
+        conflicts=lambda: infeasible_conflicts(p, f"the ILP ({ctx.options.ilp_solver})"),
+        decode=lambda: to_plan(p, model.decode(backend)),
     )
-    if lex.status == "infeasible":
-        out.infeasible = True
-        out.conflicts = infeasible_conflicts(p, f"the ILP ({ctx.options.ilp_solver})")
-        return out
-    out.proven_optimal = lex.status == "optimal"
-    out.bound = lex.bound
-    if backend.has_solution():
-        out.plan = to_plan(p, model.decode(backend))
-    return out
