@@ -50,10 +50,29 @@ class BatchingFamily:
         """vLLM V1 first (the default users run), then LightLLM conservative, Past-Future and the guarded
         greedy (the hint)."""
         runs = []
+        plans: dict[tuple, BatchingPlan] = {}  # under heavy load several baselines take the same batch
         for name, algorithm in HEURISTICS.items():
             t0 = time.perf_counter()
             decision = algorithm(problem, deadline)
-            runs.append(HeuristicRun(name, to_plan(problem, decision), time.perf_counter() - t0))
+            key = (
+                tuple(decision.admit),
+                tuple(decision.chunks),
+                decision.kept.tobytes(),
+                decision.run_chunk.tobytes(),
+            )
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = to_plan(problem, decision)
+            else:  # its own copy: a caller may edit one run's plan
+                plan = BatchingPlan.model_construct(
+                    admit=list(plan.admit),
+                    chunks=dict(plan.chunks),
+                    preempt=list(plan.preempt),
+                    kv_blocks_now=plan.kv_blocks_now,
+                    peak_tokens=list(plan.peak_tokens),
+                    breakdown=dict(plan.breakdown),
+                )
+            runs.append(HeuristicRun(name, plan, time.perf_counter() - t0))
         return runs
 
     def check(self, instance: BatchingInstance, plan: BatchingPlan) -> CheckReport:

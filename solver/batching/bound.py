@@ -29,23 +29,20 @@ def lp_knapsack(v: np.ndarray, a: np.ndarray, c: np.ndarray, b: np.ndarray, r: f
     c, b = c.astype(np.float64), b.astype(np.float64)
     if not len(v) and r >= 0:
         return 0.0
-    points = np.concatenate([[0.0], v / a, c / b])
+    # slope at lam (from the right): r - sum a[v/a > lam] + sum b[c/b <= lam]; nondecreasing in lam. With
+    # every breakpoint sorted once (weights a and b integral, so the sums are exact), it is r - sum a plus
+    # the running sum of the weights at the last of lam's ties: the first breakpoint with slope >= 0 is
+    # the first of the ties of the first position whose running slope is >= 0
+    ratio = np.concatenate([[0.0], v / a, c / b])
+    order = np.argsort(ratio, kind="stable")
+    pts = ratio[order]
+    running = r - a.sum() + np.cumsum(np.concatenate([[0.0], a, b])[order])
+    k = min(int(np.searchsorted(running, 0.0, side="left")), len(pts) - 1)
+    k = int(np.searchsorted(pts, pts[k], side="left"))  # the one before is the previous breakpoint
 
     def dual(lam: float) -> float:
         return lam * r + np.maximum(v - lam * a, 0).sum() + np.maximum(lam * b - c, 0).sum()
 
-    # slope at lam (from the right): r - sum a[v/a > lam] + sum b[c/b <= lam]; nondecreasing in lam
-    pts = np.unique(points)
-    ratio_v, ratio_c = v / a, c / b
-    order_v = np.argsort(ratio_v)
-    sv, cum_a = ratio_v[order_v], np.concatenate([[0.0], np.cumsum(a[order_v])])
-    order_c = np.argsort(ratio_c)
-    sc, cum_b = ratio_c[order_c], np.concatenate([[0.0], np.cumsum(b[order_c])])
-    above = cum_a[-1] - cum_a[np.searchsorted(sv, pts, side="right")]
-    below = cum_b[np.searchsorted(sc, pts, side="right")]
-    slope = r - above + below
-    k = int(np.searchsorted(slope, 0.0, side="left"))  # first breakpoint with slope >= 0
-    k = min(k, len(pts) - 1)
     return float(min(dual(float(pts[k])), dual(float(pts[max(k - 1, 0)]))))
 
 

@@ -11,6 +11,8 @@ each; the rest, often a thousand under heavy load, one per binding limit, listin
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 from models.batching import BatchingPlan
@@ -145,7 +147,7 @@ def _grouped(p: Problem, left: np.ndarray, constraint: str, why: str, data: dict
 
 
 def _group(p: Problem, ids: np.ndarray, constraint: str, why: str, data: dict) -> Explanation:
-    names = [p.w_ids[j] for j in ids.tolist()]
+    names = [p.w_ids[j] for j in ids.tolist()] if len(ids) < 2 else list(itemgetter(*ids.tolist())(p.w_ids))
     return Explanation.model_construct(
         item=f"{names[0]} and {len(names) - 1} more" if len(names) > 1 else names[0],
         constraint=constraint,

@@ -29,13 +29,14 @@ import numpy as np
 
 from solver.batching.memory import Grid
 from solver.batching.plans import Decision, passed_over
-from solver.batching.problem import Problem, ceil_div, peaks_of
+from solver.batching.problem import Problem
 from solver.engine.budget import Deadline
 
 PF_WINDOW = 200  # LightLLM PastFutureQueue.WINDOW_SIZE
 PF_MIN_SAMPLES = 200
 PF_MAX_LISTS = 5
 MAX_TRIES = 128  # candidates the guarded greedy examines per order
+LIGHTLLM_BLOCK = 32  # at most, candidates whose peaks LightLLM's loop computes together
 
 
 class Step:
@@ -54,6 +55,12 @@ class Step:
             p.cap_blocks - int(p.run_blocks(run_chunk)[kept].sum()) - int(p.px_blocks[self.members > 0].sum())
         )
 
+    def copy(self) -> Step:
+        other = Step.__new__(Step)
+        other.__dict__.update(self.__dict__)
+        other.admit, other.chunks, other.members = list(self.admit), list(self.chunks), self.members.copy()
+        return other
+
     def fits(self, j: int) -> tuple[bool, int, str]:
         """Whether waiting j fits this step, its chunk, and the binding limit when it does not."""
         p = self.p
@@ -61,9 +68,9 @@ class Step:
             return False, 0, "seats"
         if self.budget < 1:
             return False, 0, "token_budget"
-        chunk = int(min(p.w_work[j], self.budget))
+        chunk = min(int(p.w_work[j]), self.budget)
         x = int(p.w_prefix[j])
-        need = int(ceil_div(chunk, p.block)) + (int(p.px_blocks[x]) if x >= 0 and self.members[x] == 0 else 0)
+        need = -(-chunk // p.block) + (int(p.px_blocks[x]) if x >= 0 and self.members[x] == 0 else 0)
         if need > self.free:
             return False, chunk, "kv_now"
         return True, chunk, ""
@@ -71,9 +78,8 @@ class Step:
     def take(self, j: int, chunk: int) -> None:
         p = self.p
         x = int(p.w_prefix[j])
-        self.free -= int(ceil_div(chunk, p.block)) + (
-            int(p.px_blocks[x]) if x >= 0 and self.members[x] == 0 else 0
-        )
+        shared = int(p.px_blocks[x]) if x >= 0 and self.members[x] == 0 else 0
+        self.free -= -(-int(chunk) // p.block) + shared
         if x >= 0:
             self.members[x] += 1
         self.seats -= 1
@@ -119,7 +125,9 @@ def vllm_v1(p: Problem, deadline: Deadline | None = None) -> Decision:
 def _lightllm(p: Problem, held_run: np.ndarray, left_run: np.ndarray, new_left: np.ndarray) -> Decision:
     """LightLLM's admission loop on its lists of scenarios: [L, nr] remaining tokens of the running
     requests, [L, nw] of the waiting ones; admit in arrival order while the worst list's peak stays below
-    the capacity (and the step fits), stop at the first that does not."""
+    the capacity (and the step fits), stop at the first that does not. The peaks of a block of the next
+    candidates that fit now (8, then twice as many, up to LIGHTLLM_BLOCK) are computed together (one
+    sort), each with those before it."""
     kept, chunk = fit_running(p, p.inst.policy.allow_preempt)
     st = Step(p, kept, chunk)
     idx = np.flatnonzero(kept)
@@ -128,17 +136,46 @@ def _lightllm(p: Problem, held_run: np.ndarray, left_run: np.ndarray, new_left: 
     w_held = p.w_work + np.where(
         p.w_prefix >= 0, p.px_tokens[np.maximum(p.w_prefix, 0)] if len(p.px_ids) else 0, 0
     )
-    for j in p.order.tolist():
-        ok, c, _ = st.fits(j)
-        if not ok:
+    order = p.order.tolist()
+    at, size = 0, 8
+    while at < len(order):
+        trial = st.copy()  # to try the block on
+        block: list[tuple[int, int]] = []
+        for j in order[at : at + size]:
+            ok, c, _ = trial.fits(j)
+            if not ok:
+                break
+            trial.take(j, c)
+            block.append((j, c))
+        if not block:
             break
-        h = np.append(held, w_held[j])
-        lf = np.concatenate([left, new_left[:, j : j + 1]], axis=1)
-        if peaks_of(h, lf, np.ones(len(h), dtype=np.int64)).max() >= p.cap:
+        js = np.asarray([j for j, _ in block], dtype=np.int64)
+        h = np.concatenate([held, w_held[js]])
+        lf = np.concatenate([left, new_left[:, js]], axis=1)
+        under = _prefix_peaks(h, lf, len(held)) < p.cap
+        n_ok = len(block) if under.all() else int(np.argmin(under))
+        for j, c in block[:n_ok]:
+            st.take(j, c)
+        held, left = h[: len(held) + n_ok], lf[:, : len(held) + n_ok]
+        if n_ok < len(block) or len(block) < size:
             break
-        held, left = h, lf
-        st.take(j, c)
+        at, size = at + n_ok, min(2 * size, LIGHTLLM_BLOCK)
     return st.decision()
+
+
+def _prefix_peaks(held: np.ndarray, life: np.ndarray, base: int) -> np.ndarray:
+    """[K] peaks_of (every item growing, the worst list) of the first `base` items with the next k of
+    the K after them, for k = 1..K: one sort; an item left out adds nothing where it sorts, and the
+    memory read at its lifetime is the batch's memory then (at most the peak)."""
+    n = life.shape[1]
+    k = n - base
+    order = np.argsort(-life, axis=1, kind="stable")
+    b = np.take_along_axis(life, order, axis=1)
+    include = np.ones((k, n), dtype=bool)
+    include[:, base:] = np.arange(k)[None, :] <= np.arange(k)[:, None]
+    inc = include[:, order]  # [K, L, n]
+    mem = np.cumsum(held[order] * inc, axis=2) + b * np.cumsum(inc, axis=2)
+    return mem.max(axis=2).max(axis=1)
 
 
 def _run_tokens(p: Problem) -> np.ndarray:
@@ -185,9 +222,10 @@ def _max_value(p: Problem, kept: np.ndarray, chunk: np.ndarray) -> float:
     """The most value one step can admit: the largest values, as many as the seats and the token budget
     allow (the smallest prefills, one of them partial)."""
     budget = p.budget - int(np.count_nonzero(kept & p.r_decoding)) - int(chunk[kept].sum())
-    count = int(np.searchsorted(np.cumsum(np.sort(p.w_work)), budget, side="right")) + 1
+    # (stable sorts: the values have many ties, which numpy's default sort is slow on)
+    count = int(np.searchsorted(np.cumsum(np.sort(p.w_work, kind="stable")), budget, side="right")) + 1
     count = max(0, min(count, p.seats - int(kept.sum()), p.nw))
-    return float(np.sort(p.w_value)[::-1][:count].sum())
+    return float(np.sort(p.w_value, kind="stable")[::-1][:count].sum())
 
 
 def value_density(p: Problem, kept: np.ndarray, chunk: np.ndarray) -> np.ndarray:
@@ -325,19 +363,32 @@ def _greedy(
             hit[u] = False
         if k < 0:
             break
-        run = _run_of_hits(p, st, hit, x, work[cut], k)
-        if len(run) > 1:  # admit the run at once if, together, it adds no overflow and keeps the guard
+        # the run behind k: admitted one by one, each would be next in line with no penalty left to
+        # pay (the arrival pass's skip penalty is 0 behind the previous member), so each joins as long
+        # as the batch keeps the guard and adds no overflow; the longest such head joins at once
+        joinable = value[cut] > 0
+        if penalties:
+            joinable &= np.concatenate([[True], r[1:] == r[:-1] + 1])
+        joinable[k] = True
+        run = _run_of_hits(p, st, joinable, x, work[cut], k)
+        if len(run) > 1:
             items = [int(grid.item[pool[at + u]]) for u, _ in run]
-            m = grid.memory_with(items)
-            peak = m.max(axis=1)
-            if (peak > limit[:, 0]).sum() <= p.allowed_violations and (
-                np.maximum(peak - p.cap, 0).sum() == overflow
-            ):
-                grid.add_memory(items, m)
-                for u, c in run:
+
+            def keeps(m: np.ndarray, overflow: float = overflow) -> bool:
+                peak = m.max(axis=1)
+                return bool(
+                    (peak > limit[:, 0]).sum() <= p.allowed_violations
+                    and (cost_per_token == 0 or np.maximum(peak - p.cap, 0).sum() == overflow)
+                )
+
+            v, m = grid.longest_joining(items, keeps)
+            if v > 1:
+                grid.add_memory(items[:v], m)
+                for u, c in run[:v]:
                     st.take(int(pool[at + u]), c)
-                latest = max(latest, int(r[: run[-1][0] + 1].max()))
-                at += run[-1][0] + 1
+                latest = max(latest, int(r[: run[v - 1][0] + 1].max()))
+                overflow = float(np.maximum(grid.peak() - p.cap, 0).sum())
+                at += run[v - 1][0] + 1
                 continue
         j = int(pool[at + k])
         grid.add(int(grid.item[j]))
@@ -349,17 +400,16 @@ def _greedy(
 
 
 def _run_of_hits(
-    p: Problem, st: Step, hit: np.ndarray, prefix: np.ndarray, work: np.ndarray, k: int
+    p: Problem, st: Step, joinable: np.ndarray, prefix: np.ndarray, work: np.ndarray, k: int
 ) -> list[tuple[int, int]]:
-    """The consecutive hits from k (position, chunk) that fit this step one after another, none holding a
-    shared prefix. Admitting them one by one would take each of them in turn: the state only tightens,
-    but a run member's own evaluation only improves (the arrival pass's skip penalty drops to 0 behind
-    the previous member; the density pass has none), as long as the run adds no overflow, which the
-    caller checks together with the guard (both monotone in the batch)."""
+    """The consecutive joinable candidates from k (position, chunk) that fit this step one after
+    another, none holding a shared prefix. Admitting them one by one would take each of them in turn as
+    long as the batch adds no overflow and keeps the guard (both monotone in the batch), which the caller
+    checks for every head of the run."""
     budget, free, seats = st.budget, st.free, st.seats
     out: list[tuple[int, int]] = []
-    for u in range(k, len(hit)):
-        if not hit[u] or prefix[u] >= 0:
+    for u in range(k, len(joinable)):
+        if not joinable[u] or prefix[u] >= 0:
             break
         c = int(min(work[u], budget))
         blocks = -(-c // p.block)

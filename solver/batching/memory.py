@@ -11,6 +11,8 @@ prefix extension) is max(PM at its lifetime + held, SM after it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from solver.batching.problem import Problem
@@ -120,11 +122,34 @@ class Grid:
         return other.peak()
 
     def memory_with(self, items: list[int]) -> np.ndarray:
-        """[S, points] the memory if the requests `items` (none holding a shared prefix) joined."""
-        m = self.m.copy()
-        for i in items:
-            np.add(m, self.t + self.held[i], out=m, where=self._mask(i))
-        return m
+        """[S, points] the memory if the requests `items` (none holding a shared prefix) joined: each adds
+        its held tokens plus the step at every point up to its own, by suffix sums over their points."""
+        s, n = self.t.shape
+        idx = np.asarray(items, dtype=np.int64)
+        flat = (self.pos[:, idx] + (np.arange(s) * n)[:, None]).ravel()
+        held = np.bincount(flat, weights=np.tile(self.held[idx], s).astype(np.float64), minlength=s * n)
+        count = np.bincount(flat, minlength=s * n)
+        held = np.cumsum(held.reshape(s, n)[:, ::-1], axis=1)[:, ::-1]
+        count = np.cumsum(count.reshape(s, n)[:, ::-1], axis=1)[:, ::-1]
+        return self.m + held.astype(np.int64) + self.t * count
+
+    def longest_joining(
+        self, items: list[int], keeps: Callable[[np.ndarray], bool]
+    ) -> tuple[int, np.ndarray]:
+        """The longest head of `items` (none holding a shared prefix) whose memory `keeps` accepts, with
+        that memory; `keeps` must be monotone (a head of an accepted head is accepted): binary search."""
+        m = self.memory_with(items)
+        if keeps(m):
+            return len(items), m
+        lo, hi, best = 0, len(items) - 1, self.m
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            m = self.memory_with(items[:mid])
+            if keeps(m):
+                lo, best = mid, m
+            else:
+                hi = mid - 1
+        return lo, best
 
     def add_memory(self, items: list[int], m: np.ndarray) -> None:
         """Admit `items` at once, given memory_with(items)."""

@@ -90,14 +90,14 @@ def to_plan(p: Problem, d: Decision) -> BatchingPlan:
 
 
 def from_plan(p: Problem, plan: BatchingPlan) -> Decision:
-    w_index = {w: j for j, w in enumerate(p.w_ids)}
-    r_index = {r: i for i, r in enumerate(p.r_ids)}
+    w_index = dict(zip(p.w_ids, range(p.nw), strict=True))
     kept = np.ones(p.nr, dtype=bool)
-    for r in plan.preempt:
-        kept[r_index[r]] = False
+    if plan.preempt:
+        r_index = dict(zip(p.r_ids, range(p.nr), strict=True))
+        for r in plan.preempt:
+            kept[r_index[r]] = False
     run_chunk = np.zeros(p.nr, dtype=np.int64)
-    for r, i in r_index.items():
-        if kept[i] and not p.r_decoding[i]:
-            run_chunk[i] = plan.chunks.get(r, 0)
+    for i in np.flatnonzero(kept & ~p.r_decoding).tolist():
+        run_chunk[i] = plan.chunks.get(p.r_ids[i], 0)
     admit = [w_index[w] for w in plan.admit]
     return Decision(admit, [plan.chunks[w] for w in plan.admit], kept, run_chunk)

@@ -61,6 +61,38 @@ def uniforms(seed: int, streams: int, scenarios: int, columns: np.ndarray) -> np
     return x.astype(np.float64) * 2.0**-53
 
 
+def _stratified(seed: int, scenarios: int, columns: np.ndarray) -> np.ndarray:
+    """[S, len(columns)] per request, a shuffled order of the S slices plus a uniform within each slice,
+    over S: stratified uniforms in [0, 1)."""
+    u = uniforms(seed, 2, scenarios, columns)
+    slices = np.argsort(u[0], axis=0)  # per request, a shuffled order of the S slices
+    return (slices + u[1]) / scenarios
+
+
+_TABLES: dict[tuple[int, int], np.ndarray] = {}  # (seed, S) -> stratified uniforms of requests 0..N-1
+_TABLE_KEYS = 8
+_TABLE_COLUMNS = 1 << 15  # beyond this, computed per call
+
+
+def stratified(seed: int, scenarios: int, columns: np.ndarray) -> np.ndarray:
+    """_stratified(seed, scenarios, columns), read from a table of the first requests' values kept per
+    (seed, scenarios): each value depends only on (seed, scenario, request index), so any subset is read
+    from the whole; the table grows by powers of two as larger steps come."""
+    cols = np.asarray(columns, dtype=np.int64)
+    top = int(cols.max()) + 1 if len(cols) else 0
+    if top > _TABLE_COLUMNS:
+        return _stratified(seed, scenarios, cols)
+    key = (seed, scenarios)
+    table = _TABLES.get(key)
+    if table is None or table.shape[1] < top:
+        size = max(1024, 1 << (top - 1).bit_length())
+        table = _stratified(seed, scenarios, np.arange(size))
+        if len(_TABLES) >= _TABLE_KEYS:
+            _TABLES.clear()
+        _TABLES[key] = table
+    return table[:, cols]
+
+
 def draw(
     generated: np.ndarray,
     max_new: np.ndarray,
@@ -85,9 +117,7 @@ def draw(
         if ok.any():
             every = bool(ok.all())
             sub = slice(None) if every else ok
-            u = uniforms(seed, 2, s, cols[sub])
-            slices = np.argsort(u[0], axis=0)  # per request, a shuffled order of the S slices
-            u = (slices + u[1]) / s  # stratified uniforms in [0, 1)
+            u = stratified(seed, s, cols[sub])
             start, count = start[sub], count[sub]
             pick = start + np.minimum((u * count).astype(np.int64), count - 1)
             out[:, sub] = np.minimum(history_sorted[pick], max_new[sub])

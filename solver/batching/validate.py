@@ -26,8 +26,8 @@ def validate(inst: BatchingInstance, cols: Columns | None = None) -> None:
         or bool((w[4] > w[2]).any())
         or bool((r[7] > 0).any())
         or bool((w[7] > 0).any())
-        or any(x is not None for x in c.r_prefix)
-        or any(x is not None for x in c.w_prefix)
+        or c.r_prefix.count(None) != len(c.r_prefix)
+        or c.w_prefix.count(None) != len(c.w_prefix)
         or inst.kv_capacity_tokens < inst.block_tokens
     )
     if suspect:

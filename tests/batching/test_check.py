@@ -176,3 +176,25 @@ def test_guard_share_tolerates_the_allowed_scenarios():
         body["policy"]["guard_share"] = share
         inst = BatchingInstance.model_validate(body)
         assert (not any("future peak" in v for v in check(inst, greedy).violations)) == ok, share
+
+
+def test_a_plan_judged_again_gets_the_same_verdict_and_an_edited_one_is_judged_afresh():
+    """The checker remembers its verdicts per instance by the plan's whole content (the portfolio judges
+    the baselines' identical plans once): the same content gets an equal (not shared) report; a plan
+    edited in place after its verdict, in any field, is judged again."""
+    p = plan()
+    first = check(INSTANCE, p)
+    again = check(INSTANCE, p)
+    assert again.violations == first.violations == [] and again.objective == first.objective
+    again.violations.append("edited by a caller")
+    assert check(INSTANCE, p).violations == []
+    p.breakdown["score"] = 1.0
+    assert any("breakdown['score']" in v for v in check(INSTANCE, p).violations)
+    p.breakdown["score"] = 2990.0
+    p.peak_tokens[0] = 600
+    assert any("peak_tokens" in v for v in check(INSTANCE, p).violations)
+    p.peak_tokens[0] = 625
+    p.chunks["w3"] = 31
+    assert any("chunk of admitted w3" in v for v in check(INSTANCE, p).violations)
+    p.chunks["w3"] = 30
+    assert check(INSTANCE, p).violations == []

@@ -134,3 +134,55 @@ def test_admitting_runs_at_once_gives_the_plan_of_one_by_one(monkeypatch):
     assert max(lengths) >= 5 and sum(n > 1 for n in lengths) >= 10  # runs do form
     for a, b in zip(grouped, single, strict=True):
         assert (a.admit, a.chunks, a.kept.tolist()) == (b.admit, b.chunks, b.kept.tolist())
+
+
+def test_lightllm_loops_admit_what_one_by_one_admission_does(monkeypatch):
+    """LightLLM's loop computes the peaks of a block of candidates at once; the reference admits one at a
+    time, recomputing the worst list's peak (the sorted-remaining formula) each time."""
+    from models.batching import Policy
+    from solver.batching import heuristic
+    from solver.batching.generate import azure_step, tiny_step
+    from solver.batching.heuristic import Step, fit_running
+    from solver.batching.problem import peaks_of
+
+    def reference(p, left_run, new_left):
+        kept, chunk = fit_running(p, p.inst.policy.allow_preempt)
+        st = Step(p, kept, chunk)
+        idx = np.flatnonzero(kept)
+        held, left = heuristic._run_tokens(p)[idx], left_run[:, idx]
+        w_held = p.w_work + np.where(
+            p.w_prefix >= 0, p.px_tokens[np.maximum(p.w_prefix, 0)] if len(p.px_ids) else 0, 0
+        )
+        for j in p.order.tolist():
+            ok, c, _ = st.fits(j)
+            if not ok:
+                break
+            h, lf = np.append(held, w_held[j]), np.concatenate([left, new_left[:, j : j + 1]], axis=1)
+            if peaks_of(h, lf, np.ones(len(h), dtype=np.int64)).max() >= p.cap:
+                break
+            held, left = h, lf
+            st.take(j, c)
+        return st.admit, st.chunks
+
+    insts = [azure_step(300, 60, seed=k, kv_capacity_tokens=cap) for k, cap in ((0, 400_000), (1, 90_000))]
+    roomy = azure_step(300, 60, seed=3, kv_capacity_tokens=3_000_000)  # long admission runs
+    insts += [roomy.model_copy(update={"token_budget": 200_000, "max_num_seqs": 400})]
+    insts += [azure_step(200, 30, seed=2).model_copy(update={"policy": Policy(guard_share=0.0)})]
+    insts += [tiny_step(s, running=3, waiting=40) for s in range(30)]
+    seen = set()
+    real = heuristic._lightllm
+    calls: list = []
+
+    def recorded(p, held, left_run, new_left):
+        calls.append((left_run, new_left))
+        return real(p, held, left_run, new_left)
+
+    monkeypatch.setattr(heuristic, "_lightllm", recorded)
+    for inst in insts:
+        p = FAMILY.prepare(inst)
+        for algo in (lightllm_conservative, past_future):
+            d = algo(p)
+            left_run, new_left = calls[-1]
+            assert (d.admit, d.chunks) == reference(p, left_run, new_left)
+            seen.add(len(d.admit))
+    assert max(seen) > 8 + 16 + 32  # blocks beyond the first ones were needed

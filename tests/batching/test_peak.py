@@ -103,3 +103,35 @@ def test_batch_peak_checker_sweep_and_grid_agree_with_simulation(seed):
         kept2 = kept.copy()
         kept2[i] = False
         assert grid.peak().tolist() == _simulated_batch(p, kept2, admitted)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_prefix_peaks_equal_the_formula_on_each_head(seed):
+    """LightLLM's loop reads the peaks of base + each head of a block of candidates from one sort."""
+    from solver.batching.heuristic import _prefix_peaks
+
+    rng = np.random.default_rng(seed)
+    lists, base, k = int(rng.integers(1, 5)), int(rng.integers(0, 12)), int(rng.integers(1, 10))
+    held = rng.integers(0, 500, size=base + k)
+    life = rng.integers(1, 4 if seed % 3 == 0 else 60, size=(lists, base + k))  # ties, or not
+    ones = np.ones(base + k, dtype=np.int64)
+    expected = [
+        peaks_of(held[: base + n], life[:, : base + n], ones[: base + n]).max() for n in range(1, k + 1)
+    ]
+    assert _prefix_peaks(held, life, base).tolist() == expected
+
+
+def test_stratified_uniforms_of_any_subset_are_those_of_the_whole():
+    """The scenario draw reads its stratified uniforms from a table kept per (seed, scenarios), grown as
+    larger steps come: the values are those computed for the requests asked, whatever was asked before."""
+    from solver.batching import scenarios
+
+    scenarios._TABLES.clear()
+    for seed, s in ((0, 8), (3, 5), (0, 1)):
+        for cols in (np.arange(10), np.array([5, 700, 3]), np.arange(3000), np.array([2999, 0])):
+            assert np.array_equal(
+                scenarios.stratified(seed, s, cols), scenarios._stratified(seed, s, cols)
+            )
+    big = np.array([0, scenarios._TABLE_COLUMNS + 5])
+    assert np.array_equal(scenarios.stratified(1, 4, big), scenarios._stratified(1, 4, big))
+    assert scenarios.stratified(1, 4, np.zeros(0, dtype=np.int64)).shape == (4, 0)
