@@ -18,15 +18,23 @@ import numpy as np
 
 import solver
 from benchmarks.common import table, write
+from solver.engine.errors import InvalidInstance
 
 INSTANCES = Path(__file__).resolve().parents[1] / "instances"
 GRACE_S = 0.05
 
 
+def _is_request(path: Path) -> bool:
+    """A SolveRequest file (not a manifest or a device set)."""
+    data = json.loads(path.read_text())
+    return isinstance(data, dict) and "kind" in data and "instance" in data
+
+
 def run(limits: list[float], engines: list[str], repeat: int, skip: set[str]) -> str:
-    files = sorted(f for f in INSTANCES.glob("*/*.json") if f.name != "MANIFEST.json" and f.stem not in skip)
+    files = [f for f in sorted(INSTANCES.glob("*/*.json")) if f.stem not in skip and _is_request(f)]
     rows = []
     worst: list[str] = []
+    refused: list[str] = []
     for limit in limits:
         over = []
         for f in files:
@@ -36,7 +44,11 @@ def run(limits: list[float], engines: list[str], repeat: int, skip: set[str]) ->
                     options = {**base.get("options", {}), "time_limit_s": limit, "engine": engine}
                     req = dict(base, options=options)
                     t0 = time.monotonic()
-                    solver.solve(req, started=t0)
+                    try:
+                        solver.solve(req, started=t0)
+                    except InvalidInstance as exc:  # a budget below the instance's floor: refused at once
+                        refused.append(f"{f.parent.name}/{f.stem} engine={engine} limit={limit:g}: {exc}")
+                        continue
                     over.append(time.monotonic() - t0 - limit)
                     if over[-1] > GRACE_S:
                         worst.append(
@@ -58,6 +70,9 @@ def run(limits: list[float], engines: list[str], repeat: int, skip: set[str]) ->
     body = table(header, rows)
     if worst:
         body += "\n\nOver the grace:\n" + "\n".join(f"- {w}" for w in worst)
+    if refused:
+        body += "\n\nRefused (budget below the instance's floor; not in the table):\n"
+        body += "\n".join(f"- {r}" for r in sorted(set(refused)))
     names = ", ".join(f"{f.parent.name}/{f.stem}" for f in files)
     return f"Instances: {names}. Engines: {', '.join(engines)}; {repeat} run(s) each.\n\n{body}"
 

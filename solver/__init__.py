@@ -65,8 +65,31 @@ def solve(
     if not isinstance(request, BaseModel):
         request = parse_request(request)
     family = REGISTRY[request.kind]
+    _check_budget(family, request)
     with _instance_paths():
         return portfolio.run(family, request.instance, request.options, started, on_progress, cancel, on_plan)
+
+
+def _check_budget(family: Family, request: SolveRequest) -> None:
+    """A budget below what reading, a baseline plan and its check take for this size cannot hold: it is
+    refused as bad input rather than answered late (families without a floor accept any budget)."""
+    floor = getattr(family, "min_time_limit_s", None)
+    if floor is None:
+        return
+    need = floor(request.instance)
+    limit = request.options.time_limit_s
+    if limit < need:
+        raise InvalidInstance(
+            [
+                FieldError(
+                    ("options", "time_limit_s"),
+                    f"{limit:g} s is too short for this instance: reading it, a checked baseline plan and "
+                    f"the answer take about {need:g} s at its size; accepted: {need:g} <= time_limit_s "
+                    "<= 600",
+                    limit,
+                )
+            ]
+        )
 
 
 def validate(kind: str, instance: Any) -> Any:

@@ -55,6 +55,12 @@ class PodsFamily:
             )
         return runs
 
+    def min_time_limit_s(self, instance: PodsInstance) -> float:
+        """The least budget an answer keeps: reading the request, the baselines, one check and the
+        explanations took 31 us per pod and node (1,523 nodes, 5,474 pods: 0.22 s) and up to 43 us on a
+        loaded machine; 45 us, plus 20 ms."""
+        return round(0.02 + 45e-6 * (len(instance.nodes) + len(instance.pods)), 2)
+
     def check(self, instance: PodsInstance, plan: PodsPlan) -> CheckReport:
         return checker.check(instance, plan)
 

@@ -10,7 +10,7 @@ import numpy as np
 from models.common import Explanation
 from solver.engine.cpsat import CpSatBackend
 from solver.engine.family import ExactContext, ExactOutcome, lexicographic_outcome
-from solver.engine.ilp import PulpBackend
+from solver.engine.ilp import PulpBackend, overrun_allowance
 from solver.engine.lexicographic import solve_lexicographic
 from solver.engine.modeling import CpSatBuilder, PulpBuilder
 from solver.pods.cluster import Arrays
@@ -90,7 +90,10 @@ def solve_model(agg: Aggregate, engine: str, ctx: ExactContext, method: str) -> 
         backend.set_hint(hint(model, *from_plan(arr, ctx.hint)))
     build_s = time.perf_counter() - t0
     ctx.deadline.check("model building")
-    lex = solve_lexicographic(backend, model.tiers, ctx.deadline, ctx.reserve_s, ctx.nominal_s)
+    reserve = ctx.reserve_s
+    if engine != "cpsat":
+        reserve += overrun_allowance(size[0], ctx.options.ilp_solver, ctx.deadline.remaining())
+    lex = solve_lexicographic(backend, model.tiers, ctx.deadline, reserve, ctx.nominal_s)
 
     def plan() -> Any:
         st = fill(decode(model, backend.value))

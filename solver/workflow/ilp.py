@@ -25,7 +25,7 @@ import pulp
 from models.workflow import MAKESPAN
 from solver.engine.errors import EngineDeclined
 from solver.engine.family import ExactContext, ExactOutcome, lexicographic_outcome
-from solver.engine.ilp import PulpBackend
+from solver.engine.ilp import PulpBackend, overrun_allowance
 from solver.engine.lexicographic import Tier, solve_lexicographic
 from solver.workflow import sgs
 from solver.workflow.bound import cheap_bound
@@ -36,15 +36,7 @@ from solver.workflow.problem import Problem, horizon_for
 MAX_PERIODS = 500
 MAX_BINARIES = 6_000
 CHECK_EVERY = 500
-# Kept back from the search so that the answer is on time: PuLP hands the model to the solver anew at
-# every stage (about 10 us per variable), and HiGHS checks its time limit only between phases, some of
-# which are long (root cuts, sub-MIP heuristics, presolve probing): measured overruns of up to 0.24 s on
-# j30-sized models (2.4k variables) at 1.3 s, 5% of the limit on others. A per-variable allowance covers
-# the phases, a share of the budget the rest.
-SOLVER_S_PER_VARIABLE = {"highs": 80e-6, "cbc": 400e-6}  # CBC: its root pass ran 1.1 s past 0.7 s (j30)
-OVERRUN_S = 0.03
-CBC_MAX_VARIABLES = 2_000
-OVERRUN_SHARE = 0.06
+CBC_MAX_VARIABLES = 2_000  # CBC's root pass ran 1.1 s past 0.7 s on j30 (see solver.engine.ilp)
 
 Terms = list[tuple[Any, float]]
 
@@ -320,8 +312,7 @@ def solve(p: Problem, ctx: ExactContext) -> ExactOutcome:
             f"models above {CBC_MAX_VARIABLES} (measured 1.1 s late on a j30 instance), so it would answer "
             "late; use ilp_solver highs or engine cpsat"
         )
-    per_variable = SOLVER_S_PER_VARIABLE[ctx.options.ilp_solver]
-    reserve = ctx.reserve_s + per_variable * variables + OVERRUN_S + OVERRUN_SHARE * ctx.deadline.remaining()
+    reserve = ctx.reserve_s + overrun_allowance(variables, ctx.options.ilp_solver, ctx.deadline.remaining())
     try:
         lex = solve_lexicographic(backend, model.tiers, ctx.deadline, reserve, ctx.nominal_s)
     except pulp.PulpSolverError as exc:  # the solver process failed: the heuristic's plan stands
