@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,10 @@ def test_logs_are_json_with_the_request_id_and_never_the_body(live: Live, reques
         live.client.post("/v1/solve", json=request_data, headers={"X-Request-ID": "trace-1"})
         request_data["instance"]["pods"][0]["node"] = "nowhere"  # a 422 echoes the value to the caller...
         live.client.post("/v1/solve", json=request_data, headers={"X-Request-ID": "trace-2"})
+        # the server logs the access line after the response is sent, on its own thread
+        waited = time.monotonic() + 5.0
+        while sum('"schedopt.access"' in line for line in handler.lines) < 2 and time.monotonic() < waited:
+            time.sleep(0.01)
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
