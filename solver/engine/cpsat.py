@@ -75,6 +75,7 @@ class CpSatBackend:
         self._solver: cp_model.CpSolver | None = None
         self.solution: list[int] | None = None
         self.solve_s = 0.0
+        self.dtime = 0.0  # deterministic time of the last solve, whatever its status
         self.raw_status = ""
 
     # hints -------------------------------------------------------------------------------------
@@ -153,6 +154,7 @@ class CpSatBackend:
         self.solve_s += time.perf_counter() - t0
         status = _STATUS.get(code, "unknown")
         self.raw_status = solver.status_name(code)
+        self.dtime = float(solver.response_proto.deterministic_time)
         if status in ("optimal", "feasible"):
             self._solver = solver
             self.solution = list(solver.response_proto.solution)

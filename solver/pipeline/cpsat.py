@@ -160,9 +160,7 @@ class CpArcs:
     # solving -----------------------------------------------------------------------------------
     def solve(self, seconds: float, nominal: float | None) -> Step:
         res = self.backend.solve(seconds, nominal)
-        solver = getattr(self.backend, "_solver", None)
-        if solver is not None:
-            self.dtime = float(solver.response_proto.deterministic_time)
+        self.dtime = self.backend.dtime
         if res.status == "infeasible":
             return Step("infeasible", None, None, res.raw_status)
         placement = None

@@ -140,9 +140,6 @@ class Run:
             seconds -= CPSAT_S_PER_ARC * m.arcs.n
         nominal = max(0.0, self.nominal_left * share)
         t0 = time.perf_counter()
-        if isinstance(m, CpArcs):
-            m.dtime = 0.0
-            m.backend._solver = None  # read back the deterministic time of this solve only
         step = m.solve(seconds, nominal)
         spent = time.perf_counter() - t0
         self.solve_s += spent
