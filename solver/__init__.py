@@ -65,15 +65,16 @@ def solve(
     if not isinstance(request, BaseModel):
         request = parse_request(request)
     family = REGISTRY[request.kind]
-    _check_budget(family, request)
+    check_budget(request)
     with _instance_paths():
         return portfolio.run(family, request.instance, request.options, started, on_progress, cancel, on_plan)
 
 
-def _check_budget(family: Family, request: SolveRequest) -> None:
+def check_budget(request: SolveRequest) -> None:
     """A budget below what reading, a baseline plan and its check take for this size cannot hold: it is
-    refused as bad input rather than answered late (families without a floor accept any budget)."""
-    floor = getattr(family, "min_time_limit_s", None)
+    refused as bad input rather than answered late (families without a floor accept any budget). The
+    service calls it when a request arrives, so a job with such a budget is never accepted."""
+    floor = getattr(REGISTRY[request.kind], "min_time_limit_s", None)
     if floor is None:
         return
     need = floor(request.instance)
@@ -132,4 +133,4 @@ def _instance_paths() -> Iterator[None]:
         ) from None
 
 
-__all__ = ["REGISTRY", "CancelToken", "check", "parse_request", "solve", "validate"]
+__all__ = ["REGISTRY", "CancelToken", "check", "check_budget", "parse_request", "solve", "validate"]

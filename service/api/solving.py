@@ -48,6 +48,7 @@ async def read_solve_request(http: Request) -> SolveRequest:
 
 def _parse(body: bytes) -> SolveRequest:
     request = solver.parse_request(body)
+    solver.check_budget(request)
     # a fast scan first (walking a large instance takes tens of ms): any integer beyond 2**53 - 1 is
     # written with 16 digits or more, or with an exponent (1e20 is accepted for an integer field)
     suspect = _LONG_NUMBER.search(body)

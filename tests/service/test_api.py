@@ -189,3 +189,21 @@ def test_integers_beyond_what_json_carries_are_422_not_500(
     assert "2**53 - 1" in error["msg"] or "less than or equal to" in error["msg"] or isinstance(value, float)
     request_data["instance"]["nodes"][1]["capacity"]["cpu_m"] = 10**12
     assert client.post("/v1/solve", json=request_data).status_code == 200
+
+
+def test_a_budget_below_the_instances_floor_is_422_for_solve_and_jobs(client: httpx.Client) -> None:
+    """A budget shorter than reading the instance, a baseline and its check take at its size is refused
+    on arrival (a job with it is never accepted), naming the field and the accepted range."""
+    from models.pods import PodsInstance
+    from solver.pods.generate import paper_instance
+
+    instance = paper_instance(16, 8, 4, 1.0, seed=0).model_dump(mode="json")
+    floor = solver.REGISTRY["pods"].min_time_limit_s(PodsInstance.model_validate(instance))
+    assert floor > 0.01
+    body = {"kind": "pods", "instance": instance, "options": {"time_limit_s": 0.01}}
+    for path in ("/v1/solve", "/v1/jobs"):
+        response = client.post(path, json=body)
+        assert response.status_code == 422, (path, response.text)
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "options", "time_limit_s"]
+        assert f"accepted: {floor:g} <= time_limit_s <= 600" in error["msg"]
