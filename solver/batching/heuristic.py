@@ -164,7 +164,7 @@ def _lightllm(p: Problem, held_run: np.ndarray, left_run: np.ndarray, new_left: 
 
 
 def _prefix_peaks(held: np.ndarray, life: np.ndarray, base: int) -> np.ndarray:
-    """[K] peaks_of (every item growing, the worst list) of the first `base` items with the next k of
+    """[K] the peak formula (every item growing, the worst list) of the first `base` items with the next k of
     the K after them, for k = 1..K: one sort; an item left out adds nothing where it sorts, and the
     memory read at its lifetime is the batch's memory then (at most the peak)."""
     n = life.shape[1]

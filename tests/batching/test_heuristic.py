@@ -143,7 +143,7 @@ def test_lightllm_loops_admit_what_one_by_one_admission_does(monkeypatch):
     from solver.batching import heuristic
     from solver.batching.generate import azure_step, tiny_step
     from solver.batching.heuristic import Step, fit_running
-    from solver.batching.problem import peaks_of
+    from tests.batching.peak_formula import peaks_of
 
     def reference(p, left_run, new_left):
         kept, chunk = fit_running(p, p.inst.policy.allow_preempt)

@@ -11,7 +11,8 @@ from solver.batching import FAMILY
 from solver.batching import check as checker
 from solver.batching.generate import tiny_step
 from solver.batching.memory import Grid
-from solver.batching.problem import batch_peaks, peaks_of
+from solver.batching.problem import batch_peaks
+from tests.batching.peak_formula import peaks_of
 
 
 def simulate_memory(held: np.ndarray, life: np.ndarray, grow: np.ndarray) -> int:
@@ -129,9 +130,7 @@ def test_stratified_uniforms_of_any_subset_are_those_of_the_whole():
     scenarios._TABLES.clear()
     for seed, s in ((0, 8), (3, 5), (0, 1)):
         for cols in (np.arange(10), np.array([5, 700, 3]), np.arange(3000), np.array([2999, 0])):
-            assert np.array_equal(
-                scenarios.stratified(seed, s, cols), scenarios._stratified(seed, s, cols)
-            )
+            assert np.array_equal(scenarios.stratified(seed, s, cols), scenarios._stratified(seed, s, cols))
     big = np.array([0, scenarios._TABLE_COLUMNS + 5])
     assert np.array_equal(scenarios.stratified(1, 4, big), scenarios._stratified(1, 4, big))
     assert scenarios.stratified(1, 4, np.zeros(0, dtype=np.int64)).shape == (4, 0)
