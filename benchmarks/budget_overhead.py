@@ -24,21 +24,26 @@ INSTANCES = Path(__file__).resolve().parents[1] / "instances"
 GRACE_S = 0.05
 
 
-def _is_request(path: Path) -> bool:
-    """A SolveRequest file (not a manifest or a device set)."""
-    data = json.loads(path.read_text())
-    return isinstance(data, dict) and "kind" in data and "instance" in data
+def _requests(skip: set[str]) -> dict[Path, dict]:
+    """Every shipped SolveRequest file, read once (manifests and device sets left out)."""
+    out = {}
+    for f in sorted(INSTANCES.glob("*/*.json")):
+        data = json.loads(f.read_text())
+        if f.stem not in skip and isinstance(data, dict) and "kind" in data and "instance" in data:
+            out[f] = data
+    return out
 
 
 def run(limits: list[float], engines: list[str], repeat: int, skip: set[str]) -> str:
-    files = [f for f in sorted(INSTANCES.glob("*/*.json")) if f.stem not in skip and _is_request(f)]
+    requests = _requests(skip)
+    files = list(requests)
     rows = []
     worst: list[str] = []
     refused: list[str] = []
     for limit in limits:
         over = []
         for f in files:
-            base = json.loads(f.read_text())
+            base = requests[f]
             for engine in engines:
                 for _ in range(repeat):
                     options = {**base.get("options", {}), "time_limit_s": limit, "engine": engine}
